@@ -1,0 +1,17 @@
+namespace KubeBrain.Grains.Interfaces.Model;
+
+/// <summary>The logical outcome of a KV operation; infrastructure failures are exceptions instead.</summary>
+public enum KvStatus
+{
+    /// <summary>The operation was carried out.</summary>
+    Ok = 0,
+
+    /// <summary>The requested revision is below the compaction revision.</summary>
+    Compacted = 1,
+
+    /// <summary>The requested revision is above the current revision.</summary>
+    FutureRevision = 2,
+
+    /// <summary>A put named a lease that does not exist.</summary>
+    LeaseNotFound = 3,
+}

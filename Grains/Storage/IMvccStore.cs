@@ -1,0 +1,114 @@
+using KubeBrain.Grains.Interfaces.Model;
+
+namespace KubeBrain.Grains.Storage;
+
+/// <summary>
+/// The one storage interface: an append-only log of whole revisions plus a metadata row. Nothing above it
+/// knows which database is in use.
+/// <para>
+/// Revision rules (etcd's): an empty store is at revision 1 and the first write takes revision 2. Every
+/// committed write request takes exactly one revision; the rows of a revision are numbered by
+/// <see cref="StoredRow.Sub"/> in the order the request wrote them. A key's generation starts with a put whose
+/// <see cref="StoredRow.CreateRevision"/> equals its revision and <see cref="StoredRow.Version"/> 1; every later
+/// put keeps the create revision and adds one to the version; a tombstone ends the generation. Worked example:
+/// put a (rev 2: create 2, version 1), put a (rev 3: create 2, version 2), delete a (rev 4: tombstone),
+/// put a (rev 5: create 5, version 1). Reading a at revision 3 gives version 2; at 4 nothing; at 5 version 1.
+/// </para>
+/// <para>
+/// Compaction at R keeps, for every key, the newest version at or below R unless it is a tombstone, and every
+/// version above R. Reads below R answer <see cref="KvStatus.Compacted"/>; a read at exactly R is allowed.
+/// </para>
+/// </summary>
+public interface IMvccStore : IAsyncDisposable
+{
+    /// <summary>
+    /// Creates or migrates the schema, takes the sequencer epoch (the stored epoch plus one, committed before
+    /// returning) and reads the metadata. Called once before anything else.
+    /// </summary>
+    Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends the revisions <see cref="CommitBatch.FirstRevision"/>..<see cref="CommitBatch.LastRevision"/> in one
+    /// durable transaction. The transaction first moves the current revision from first − 1 to last only where
+    /// the stored epoch equals <see cref="CommitBatch.Epoch"/>; if that matches no row nothing is written and
+    /// <see cref="StoreFencedException"/> is thrown. Returns once the batch is durable.
+    /// </summary>
+    Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads the live keys of <paramref name="span"/> as of <paramref name="revision"/> in ascending key order,
+    /// in one snapshot that also reads the compaction and current revisions: below the compaction revision the
+    /// answer is <see cref="KvStatus.Compacted"/>, above the current revision <see cref="KvStatus.FutureRevision"/>.
+    /// <paramref name="limit"/> 0 means no limit; the count is exact and independent of the limit.
+    /// </summary>
+    Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads whole revisions from <paramref name="fromRevision"/> up, at most <paramref name="maxRevisions"/> of
+    /// them, each with its rows in sub order. Answers <see cref="KvStatus.Compacted"/> when
+    /// <paramref name="fromRevision"/> is below the compaction revision (read in the same snapshot).
+    /// </summary>
+    Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Commits <paramref name="revision"/> as the compaction revision: <see cref="KvStatus.Compacted"/> if it is
+    /// not above the current compaction revision, <see cref="KvStatus.FutureRevision"/> if it is above the current
+    /// revision. Removes nothing; see <see cref="PurgeAsync"/>.
+    /// </summary>
+    Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes at most <paramref name="maxRows"/> rows that no read at or above the committed compaction revision
+    /// can need, in one short transaction. Returns the number removed; 0 means nothing is left to remove.
+    /// </summary>
+    Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken);
+
+    /// <summary>Records a new epoch for the key range <paramref name="rangeId"/> and returns it.</summary>
+    Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken);
+
+    /// <summary>The key ranges ever claimed, in ascending id order.</summary>
+    Task<IReadOnlyList<string>> ListRangesAsync(CancellationToken cancellationToken);
+
+    /// <summary>The physical size of the database in bytes.</summary>
+    Task<long> SizeAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The metadata row as <see cref="IMvccStore.OpenAsync"/> found it, with the new sequencer epoch.</summary>
+public sealed record StoreMetadata(long CurrentRevision, long CompactRevision, long Epoch);
+
+/// <summary>One row of the log: one key's version (or tombstone) written at <see cref="Revision"/>.</summary>
+/// <param name="Revision">The revision that wrote the row.</param>
+/// <param name="Sub">The row's position inside its revision, from 0.</param>
+/// <param name="Key">The key.</param>
+/// <param name="CreateRevision">The revision that created the key's generation; 0 for a tombstone.</param>
+/// <param name="Version">Puts since creation; 0 for a tombstone.</param>
+/// <param name="Lease">The attached lease, 0 for none.</param>
+/// <param name="Value">The value; empty for a tombstone.</param>
+/// <param name="Tombstone">True when the row deletes the key.</param>
+/// <param name="PrevRevision">The revision of the version this row replaces, 0 if the key did not exist.</param>
+/// <param name="RangeId">The key range that validated the write.</param>
+/// <param name="RangeEpoch">That range's epoch when it validated the write.</param>
+public sealed record StoredRow(
+    long Revision,
+    int Sub,
+    byte[] Key,
+    long CreateRevision,
+    long Version,
+    long Lease,
+    byte[] Value,
+    bool Tombstone,
+    long PrevRevision,
+    string RangeId,
+    long RangeEpoch);
+
+/// <summary>
+/// Whole revisions to append atomically. Every revision in [<see cref="FirstRevision"/>,
+/// <see cref="LastRevision"/>] has at least one row; rows are ordered by (revision, sub).
+/// </summary>
+public sealed record CommitBatch(long Epoch, long BatchId, long FirstRevision, long LastRevision, IReadOnlyList<StoredRow> Rows);
+
+/// <summary>Whole revisions read back from the log, ascending.</summary>
+public sealed record RevisionsResult(KvStatus Status, long CompactRevision, IReadOnlyList<StoredRow> Rows);
+
+/// <summary>Thrown when a write was refused because another sequencer activation took a newer epoch.</summary>
+public sealed class StoreFencedException(string message) : Exception(message);
