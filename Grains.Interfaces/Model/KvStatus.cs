@@ -14,4 +14,7 @@ public enum KvStatus
 
     /// <summary>A put named a lease that does not exist.</summary>
     LeaseNotFound = 3,
+
+    /// <summary>A put with ignore_value or ignore_lease named a key that does not exist.</summary>
+    KeyNotFound = 4,
 }

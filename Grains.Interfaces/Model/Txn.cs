@@ -95,4 +95,8 @@ public sealed record TxnResult(
     [property: Id(0)] KvStatus Status,
     [property: Id(1)] bool Succeeded,
     [property: Id(2)] IReadOnlyList<OpResult> Responses,
-    [property: Id(3)] long Revision);
+    [property: Id(3)] long Revision)
+{
+    /// <summary>A result carrying only a failure status.</summary>
+    public static TxnResult Failed(KvStatus status) => new(status, false, [], 0);
+}

@@ -1,0 +1,39 @@
+using KubeBrain.Grains.Interfaces.Model;
+
+namespace KubeBrain.Grains.Interfaces;
+
+/// <summary>
+/// The single ordering point: assigns revisions at flush time to the writes that commit, group-commits them
+/// through the store and knows the committed revision. Key 0 is the only instance.
+/// </summary>
+[Alias("kb.IRevisionSequencerGrain")]
+public interface IRevisionSequencerGrain : IGrainWithIntegerKey
+{
+    /// <summary>Commits a submission's revisions in order; answers once they are durable (or refused).</summary>
+    [Alias("Submit")]
+    Task<SubmitResult> SubmitAsync(Submission submission);
+
+    /// <summary>The committed and compaction revisions, and the range directory's version.</summary>
+    [Alias("Barrier")]
+    Task<ReadBarrier> BarrierAsync();
+
+    /// <summary>The key ranges that can hold keys.</summary>
+    [Alias("Directory")]
+    Task<RangeDirectory> DirectoryAsync();
+
+    /// <summary>Claims a key range for a new activation of its grain.</summary>
+    [Alias("ClaimRange")]
+    Task<RangeClaim> ClaimRangeAsync(string rangeId);
+
+    /// <summary>
+    /// etcd's Compact: <see cref="KvStatus.Compacted"/> when <paramref name="revision"/> is not above the
+    /// compaction revision, <see cref="KvStatus.FutureRevision"/> when it is above the current one. With
+    /// <paramref name="physical"/> it answers after the old versions are removed.
+    /// </summary>
+    [Alias("Compact")]
+    Task<KvStatus> CompactAsync(long revision, bool physical);
+
+    /// <summary>Revision, compaction revision and database size.</summary>
+    [Alias("Status")]
+    Task<StoreStatus> StatusAsync();
+}

@@ -1,0 +1,119 @@
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Interfaces.Model;
+using KubeBrain.Grains.Mvcc;
+using Orleans.Concurrency;
+
+namespace KubeBrain.Grains.Coordinator;
+
+/// <summary>
+/// Runs a transaction whose keys may span key ranges as one mutation group: it locks the transaction's spans
+/// in every range that may hold them, in range-id order (so two groups never wait on each other in a cycle),
+/// evaluates against the locked committed state, submits the writes as ONE revision tagged with the range
+/// directory's version, and applies them to every range before releasing. If a range was claimed meanwhile
+/// the sequencer refuses the group and it starts over with the new directory, so no range is missed.
+/// </summary>
+[StatelessWorker]
+internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
+{
+    private const string GroupRangeId = "group";
+
+    private IRevisionSequencerGrain Sequencer => GrainFactory.GetGrain<IRevisionSequencerGrain>(0);
+
+    public async Task<TxnResult> TxnAsync(TxnRequest txn)
+    {
+        var spans = TxnKeys.SpansOf(txn);
+        while (true)
+        {
+            var directory = await Sequencer.DirectoryAsync();
+            var ranges = RangesFor(spans, directory.RangeIds);
+            var groupId = Guid.NewGuid();
+            var locked = new List<IKeyRangeGrain>(ranges.Count);
+            try
+            {
+                var kvs = new List<KeyValue>();
+                foreach (var rangeId in ranges)
+                {
+                    var range = GrainFactory.GetGrain<IKeyRangeGrain>(rangeId);
+                    locked.Add(range);
+                    kvs.AddRange(await range.LockAsync(groupId, spans));
+                }
+                var evaluation = TxnEvaluator.Evaluate(txn, new SnapshotView(kvs))!;
+                if (evaluation.KeyMissing)
+                {
+                    return TxnResult.Failed(KvStatus.KeyNotFound);
+                }
+                if (evaluation.Writes.Count == 0)
+                {
+                    var barrier = await Sequencer.BarrierAsync();
+                    return evaluation.Result.ToResult(barrier.Revision);
+                }
+                var writes = evaluation.Writes.ConvertAll(ToWrite);
+                var submitted = await Sequencer.SubmitAsync(new Submission(GroupRangeId, 0, [new RevisionWrites(writes)], directory.Version));
+                switch (submitted.Statuses[0])
+                {
+                    case SubmitStatus.LeaseNotFound:
+                        return TxnResult.Failed(KvStatus.LeaseNotFound);
+                    case SubmitStatus.Retry:
+                        continue;
+                }
+                var revision = submitted.FirstRevision;
+                evaluation.Writes.ForEach(v => v.Revision = revision);
+                for (var i = locked.Count - 1; i >= 0; i--)
+                {
+                    var rangeId = ranges[i];
+                    await locked[i].ApplyGroupAsync(groupId, revision, writes.FindAll(w => w.RangeId == rangeId));
+                    locked.RemoveAt(i);
+                }
+                return evaluation.Result.ToResult(revision);
+            }
+            finally
+            {
+                foreach (var range in locked)
+                {
+                    await range.ReleaseAsync(groupId);
+                }
+            }
+        }
+    }
+
+    public async Task<TxnResult> ReadTxnAsync(TxnRequest txn, long revision)
+    {
+        var spans = TxnKeys.SpansOf(txn);
+        var directory = await Sequencer.DirectoryAsync();
+        var kvs = new List<KeyValue>();
+        foreach (var rangeId in RangesFor(spans, directory.RangeIds))
+        {
+            var range = GrainFactory.GetGrain<IKeyRangeGrain>(rangeId);
+            foreach (var span in spans)
+            {
+                var read = await range.RangeAsync(new RangeQuery(span, revision, 0, false, false), revision);
+                if (read.Status != KvStatus.Ok)
+                {
+                    return TxnResult.Failed(read.Status);
+                }
+                kvs.AddRange(read.Kvs);
+            }
+        }
+        var evaluation = TxnEvaluator.Evaluate(txn, new SnapshotView(kvs))!;
+        if (evaluation.KeyMissing)
+        {
+            return TxnResult.Failed(KvStatus.KeyNotFound);
+        }
+        return evaluation.Result.ToResult(revision);
+    }
+
+    private static List<string> RangesFor(List<KeySpan> spans, IReadOnlyList<string> rangeIds) =>
+        [.. spans.SelectMany(s => KeyRouter.RangesFor(s, rangeIds)).Distinct().Order(StringComparer.Ordinal)];
+
+    private static KeyWrite ToWrite(KeyVersion version) => new(
+        version.Key,
+        version.Value,
+        version.Lease,
+        version.Version,
+        version.Tombstone,
+        version.CreateRevision,
+        version.PendingCreator is null ? -1 : 0,
+        version.PrevRevision,
+        -1,
+        KeyRouter.RangeOf(version.Key));
+}

@@ -1,0 +1,333 @@
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Interfaces.Model;
+using KubeBrain.Grains.Mvcc;
+using KubeBrain.Grains.Storage;
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+
+namespace KubeBrain.Grains.KeyRange;
+
+/// <summary>
+/// Owns the keys of one key range. Writes are validated one at a time in arrival order against the range's
+/// newest state, pending writes included, so writes to one key queue behind each other without waiting for
+/// each other's commit; the accepted writes go to the sequencer in batches, one batch in flight at a time, so
+/// they commit in the order they were validated. When a write is not committed, every write validated after it
+/// is rolled back and validated again: nothing acknowledged ever depended on a write that did not commit.
+/// Reads are answered as of a revision from committed versions only, after every write accepted before the
+/// read arrived has resolved.
+/// </summary>
+[Reentrant]
+internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGrain> logger) : Grain, IKeyRangeGrain
+{
+    private readonly KeyIndex _index = new();
+    private readonly List<GroupLock> _locks = [];
+    private List<PipelineItem> _queued = [];
+    private List<PipelineItem>? _inFlight;
+    private PipelineItem? _lastAccepted;
+    private IRevisionSequencerGrain _sequencer = null!;
+    private string _rangeId = KeyRouter.DefaultRange;
+    private long _epoch;
+    private long _loadRevision;
+    private long _compactRevision;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _rangeId = this.GetPrimaryKeyString();
+        _sequencer = GrainFactory.GetGrain<IRevisionSequencerGrain>(0);
+        var claim = await _sequencer.ClaimRangeAsync(_rangeId);
+        _epoch = claim.Epoch;
+        _loadRevision = claim.Revision;
+        _compactRevision = claim.CompactRevision;
+        var loaded = await store.RangeAsync(Domain, _loadRevision, 0, false, cancellationToken);
+        foreach (var kv in loaded.Kvs)
+        {
+            if (Owns(kv.Key))
+            {
+                _index.GetOrAdd(kv.Key).Versions.Add(KeyVersion.FromCommitted(kv));
+            }
+        }
+        LogActivated(_rangeId, _epoch, _index.Count, _loadRevision);
+    }
+
+    public async Task<TxnResult> TxnAsync(TxnRequest txn)
+    {
+        var spans = TxnKeys.SpansOf(txn);
+        while (true)
+        {
+            await WaitForLocksAsync(spans);
+            var evaluation = TxnEvaluator.Evaluate(txn, new IndexView(_index, null));
+            if (evaluation is null)
+            {
+                await WaitForAcceptedAsync();
+                continue;
+            }
+            if (evaluation.KeyMissing)
+            {
+                return TxnResult.Failed(KvStatus.KeyNotFound);
+            }
+            if (evaluation.Writes.Count == 0)
+            {
+                var barrier = await _sequencer.BarrierAsync();
+                if (await ReadTxnCoreAsync(txn, spans, barrier.Revision) is { } readResult)
+                {
+                    return readResult;
+                }
+                continue;
+            }
+            var outcome = await Accept(evaluation.Writes).Outcome;
+            switch (outcome.Status)
+            {
+                case SubmitStatus.Committed:
+                    return evaluation.Result.ToResult(outcome.Revision);
+                case SubmitStatus.LeaseNotFound:
+                    return TxnResult.Failed(KvStatus.LeaseNotFound);
+                case SubmitStatus.Retry when outcome.Failure is not null:
+                    throw new StoreUnavailableException("the write was not committed", outcome.Failure);
+            }
+        }
+    }
+
+    public async Task<TxnResult> ReadTxnAsync(TxnRequest txn, long revision)
+    {
+        var spans = TxnKeys.SpansOf(txn);
+        return await ReadTxnCoreAsync(txn, spans, revision) ?? throw new InvalidOperationException("a read-only transaction wrote");
+    }
+
+    public async Task<RangeResult> RangeAsync(RangeQuery query, long revision)
+    {
+        await WaitForLocksAsync([query.Span]);
+        await WaitForAcceptedAsync();
+        if (revision < _compactRevision)
+        {
+            return RangeResult.Failed(KvStatus.Compacted);
+        }
+        var view = await ViewAtAsync(revision, [query.Span]);
+        return TxnEvaluator.Range(query, view).Shape();
+    }
+
+    public async Task<IReadOnlyList<KeyValue>> LockAsync(Guid groupId, IReadOnlyList<KeySpan> spans)
+    {
+        await WaitForLocksAsync(spans);
+        _locks.Add(new GroupLock(groupId, spans));
+        await WaitForAcceptedAsync();
+        var latest = new IndexView(_index, long.MaxValue);
+        return [.. spans.SelectMany(latest.Scan).Select(v => v.ToKeyValue()).DistinctBy(kv => kv.Key, ByteKeyComparer.Instance)];
+    }
+
+    public Task ApplyGroupAsync(Guid groupId, long revision, IReadOnlyList<KeyWrite> writes)
+    {
+        foreach (var write in writes)
+        {
+            _index.GetOrAdd(write.Key).Versions.Add(KeyVersion.FromWrite(write, revision));
+        }
+        return ReleaseAsync(groupId);
+    }
+
+    public Task ReleaseAsync(Guid groupId)
+    {
+        var index = _locks.FindIndex(l => l.GroupId == groupId);
+        if (index >= 0)
+        {
+            _locks[index].Release();
+            _locks.RemoveAt(index);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The interval to load at activation: the registry prefix, or every key for the default range.</summary>
+    private KeySpan Domain => _rangeId == KeyRouter.DefaultRange ? new KeySpan([], []) : KeyRouter.DomainOf(_rangeId);
+
+    private bool Owns(byte[] key) => KeyRouter.RangeOf(key) == _rangeId;
+
+    /// <summary>Evaluates a transaction that must not write as of a committed revision; null if it would write.</summary>
+    private async Task<TxnResult?> ReadTxnCoreAsync(TxnRequest txn, List<KeySpan> spans, long revision)
+    {
+        await WaitForLocksAsync(spans);
+        await WaitForAcceptedAsync();
+        var evaluation = TxnEvaluator.Evaluate(txn, await ViewAtAsync(revision, spans))!;
+        if (evaluation.KeyMissing)
+        {
+            return TxnResult.Failed(KvStatus.KeyNotFound);
+        }
+        return evaluation.Writes.Count == 0 ? evaluation.Result.ToResult(revision) : null;
+    }
+
+    /// <summary>
+    /// The committed state as of <paramref name="revision"/>: from memory when the revision is not older than the
+    /// load, else from the store (history from before this activation is only there).
+    /// </summary>
+    private async Task<IKvView> ViewAtAsync(long revision, IReadOnlyList<KeySpan> spans)
+    {
+        if (revision >= _loadRevision)
+        {
+            return new IndexView(_index, revision);
+        }
+        var kvs = new List<KeyValue>();
+        foreach (var span in spans)
+        {
+            var stored = await store.RangeAsync(span, revision, 0, false, CancellationToken.None);
+            if (stored.Status != KvStatus.Ok)
+            {
+                throw new StoreUnavailableException($"history at revision {revision} is not readable: {stored.Status}", null);
+            }
+            kvs.AddRange(stored.Kvs.Where(kv => Owns(kv.Key)));
+        }
+        return new SnapshotView(kvs);
+    }
+
+    private async Task WaitForLocksAsync(IReadOnlyList<KeySpan> spans)
+    {
+        while (_locks.Find(l => l.Overlaps(spans)) is { } held)
+        {
+            await held.Released;
+        }
+    }
+
+    /// <summary>Waits until every write accepted so far has resolved (they resolve in acceptance order).</summary>
+    private async Task WaitForAcceptedAsync()
+    {
+        if (_lastAccepted is { } last)
+        {
+            await last.Outcome;
+        }
+    }
+
+    private PipelineItem Accept(List<KeyVersion> writes)
+    {
+        foreach (var version in writes)
+        {
+            _index.GetOrAdd(version.Key).Versions.Add(version);
+        }
+        var item = new PipelineItem(writes);
+        _queued.Add(item);
+        _lastAccepted = item;
+        Pump();
+        return item;
+    }
+
+    private void Pump()
+    {
+        if (_inFlight is not null || _queued.Count == 0)
+        {
+            return;
+        }
+        _inFlight = _queued;
+        _queued = [];
+        _ = SubmitAsync(_inFlight);
+    }
+
+    private async Task SubmitAsync(List<PipelineItem> batch)
+    {
+        SubmitResult result;
+        try
+        {
+            result = await _sequencer.SubmitAsync(Encode(batch));
+        }
+        catch (Exception failure)
+        {
+            LogSubmitFailed(failure, _rangeId, batch.Count);
+            _inFlight = null;
+            RollBack(batch, 0, failure);
+            DeactivateOnIdle();
+            return;
+        }
+        _inFlight = null;
+        var committed = 0;
+        while (committed < batch.Count && result.Statuses[committed] == SubmitStatus.Committed)
+        {
+            foreach (var version in batch[committed].Writes)
+            {
+                version.Revision = result.FirstRevision + committed;
+            }
+            committed++;
+        }
+        for (var i = 0; i < committed; i++)
+        {
+            batch[i].Writes.ForEach(v => v.Settle());
+            batch[i].Resolve(ItemOutcome.Committed(result.FirstRevision + i));
+        }
+        if (committed < batch.Count)
+        {
+            RollBack(batch, committed, null, result.Statuses);
+        }
+        Compact(result.CompactRevision);
+        Pump();
+    }
+
+    /// <summary>
+    /// Removes every pending version (those of <paramref name="batch"/> from <paramref name="from"/> on and of every
+    /// queued write) and resolves their writes: refused, failed, or to be validated again.
+    /// </summary>
+    private void RollBack(List<PipelineItem> batch, int from, Exception? failure, IReadOnlyList<SubmitStatus>? statuses = null)
+    {
+        var undone = batch.Skip(from).Concat(_queued).ToList();
+        _queued = [];
+        foreach (var item in undone)
+        {
+            foreach (var version in item.Writes)
+            {
+                if (_index.Find(version.Key) is { } history)
+                {
+                    history.Versions.RemoveAll(v => v.IsPending);
+                    if (history.Versions.Count == 0)
+                    {
+                        _index.Remove(history);
+                    }
+                }
+            }
+        }
+        for (var i = 0; i < undone.Count; i++)
+        {
+            var status = statuses is not null && from + i < statuses.Count ? statuses[from + i] : SubmitStatus.Retry;
+            undone[i].Resolve(failure is not null ? ItemOutcome.Failed(failure) : ItemOutcome.Refused(status));
+        }
+    }
+
+    /// <summary>
+    /// The batch as the sequencer takes it: references to versions pending in the same batch become indexes of
+    /// the revisions that write them.
+    /// </summary>
+    private Submission Encode(List<PipelineItem> batch)
+    {
+        var itemOf = new Dictionary<KeyVersion, int>(ReferenceEqualityComparer.Instance);
+        var revisions = new List<RevisionWrites>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var writes = new List<KeyWrite>(batch[i].Writes.Count);
+            foreach (var version in batch[i].Writes)
+            {
+                itemOf[version] = i;
+                var createRef = version.PendingCreator is { } creator ? itemOf[creator] : -1;
+                var prevRef = version.PendingPrev is { } prev ? itemOf[prev] : -1;
+                writes.Add(new KeyWrite(
+                    version.Key, version.Value, version.Lease, version.Version, version.Tombstone,
+                    version.CreateRevision, createRef, version.PrevRevision, prevRef, _rangeId));
+            }
+            revisions.Add(new RevisionWrites(writes));
+        }
+        return new Submission(_rangeId, _epoch, revisions, 0);
+    }
+
+    private void Compact(long compactRevision)
+    {
+        if (compactRevision <= _compactRevision)
+        {
+            return;
+        }
+        _compactRevision = compactRevision;
+        foreach (var history in _index.All.ToList())
+        {
+            history.Compact(compactRevision);
+            if (history.Versions.Count == 0)
+            {
+                _index.Remove(history);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Key range {RangeId} activated at epoch {Epoch} with {Keys} keys at revision {Revision}")]
+    private partial void LogActivated(string rangeId, long epoch, int keys, long revision);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Key range {RangeId} could not commit {Writes} writes; they fail and the range reloads from the store")]
+    private partial void LogSubmitFailed(Exception exception, string rangeId, int writes);
+}

@@ -1,0 +1,107 @@
+using KubeBrain.Grains.Interfaces.Model;
+
+namespace KubeBrain.Grains.Mvcc;
+
+/// <summary>
+/// One version of a key held in a key range's memory. A version accepted but not yet committed is pending:
+/// its <see cref="Revision"/> is 0 until the sequencer assigns one, and its create and previous revisions may
+/// still refer to other pending versions (the version that created the generation, the version it replaces).
+/// <see cref="Settle"/> turns those references into numbers once everything is committed.
+/// </summary>
+internal sealed class KeyVersion
+{
+    private KeyVersion? _creator;
+    private long _createRevision;
+    private KeyVersion? _prev;
+    private long _prevRevision;
+
+    private KeyVersion(byte[] key, byte[] value, long lease, long version, bool tombstone)
+    {
+        Key = key;
+        Value = value;
+        Lease = lease;
+        Version = version;
+        Tombstone = tombstone;
+    }
+
+    public byte[] Key { get; }
+
+    public byte[] Value { get; }
+
+    public long Lease { get; }
+
+    /// <summary>Puts since the generation's creation; 0 for a tombstone.</summary>
+    public long Version { get; }
+
+    public bool Tombstone { get; }
+
+    /// <summary>The revision that wrote this version; 0 while pending.</summary>
+    public long Revision { get; set; }
+
+    public bool IsPending => Revision == 0;
+
+    /// <summary>The revision that created the generation; 0 for a tombstone or while its creator is pending.</summary>
+    public long CreateRevision => _creator?.Revision ?? _createRevision;
+
+    /// <summary>The version that created the generation while it is still pending, else null.</summary>
+    public KeyVersion? PendingCreator => _creator is { IsPending: true } ? _creator : null;
+
+    /// <summary>The replaced live version while it is still pending, else null.</summary>
+    public KeyVersion? PendingPrev => _prev is { IsPending: true } ? _prev : null;
+
+    /// <summary>The revision of the replaced live version; 0 if the key was absent.</summary>
+    public long PrevRevision => _prev?.Revision ?? _prevRevision;
+
+    /// <summary>A committed version read from the store.</summary>
+    public static KeyVersion FromCommitted(KeyValue kv) =>
+        new(kv.Key, kv.Value, kv.Lease, kv.Version, false) { Revision = kv.ModRevision, _createRevision = kv.CreateRevision };
+
+    /// <summary>A committed version written by a multi-range group.</summary>
+    public static KeyVersion FromWrite(KeyWrite write, long revision) =>
+        new(write.Key, write.Value, write.Lease, write.Version, write.Tombstone)
+        {
+            Revision = revision,
+            _createRevision = write.CreateRef >= 0 ? revision : write.CreateRevision,
+            _prevRevision = write.PrevRevision,
+        };
+
+    /// <summary>A pending put replacing <paramref name="prev"/> (the live version, or null when the key is absent).</summary>
+    public static KeyVersion NewPut(byte[] key, byte[] value, long lease, KeyVersion? prev)
+    {
+        var version = new KeyVersion(key, value, lease, prev is null ? 1 : prev.Version + 1, false) { _prev = prev };
+        if (prev is null)
+        {
+            version._creator = version;
+        }
+        else if (prev._creator is not null)
+        {
+            version._creator = prev._creator;
+        }
+        else
+        {
+            version._createRevision = prev._createRevision;
+        }
+        return version;
+    }
+
+    /// <summary>A pending tombstone ending the generation of the live version <paramref name="prev"/>.</summary>
+    public static KeyVersion NewTombstone(KeyVersion prev) => new(prev.Key, [], 0, 0, true) { _prev = prev };
+
+    /// <summary>Replaces references to committed versions by their revisions, releasing them.</summary>
+    public void Settle()
+    {
+        if (_creator is { IsPending: false })
+        {
+            _createRevision = _creator.Revision;
+            _creator = null;
+        }
+        if (_prev is { IsPending: false })
+        {
+            _prevRevision = _prev.Revision;
+            _prev = null;
+        }
+    }
+
+    /// <summary>The etcd key-value of this (committed, live) version.</summary>
+    public KeyValue ToKeyValue() => new(Key, CreateRevision, Revision, Version, Value, Lease);
+}

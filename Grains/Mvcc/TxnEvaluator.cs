@@ -1,0 +1,221 @@
+using KubeBrain.Grains.Interfaces.Model;
+
+namespace KubeBrain.Grains.Mvcc;
+
+/// <summary>
+/// Evaluates an etcd transaction against a view, as etcd does: first every compare of the whole tree (nested
+/// transactions included) is decided against the state before the transaction, which fixes the branch taken
+/// at each level; then the ops of the taken branches run in order, each seeing the writes of the ones before.
+/// The result is kept pending (<see cref="PendingOp"/>) because the versions it shows may only get their
+/// revisions when the transaction commits.
+/// </summary>
+internal static class TxnEvaluator
+{
+    /// <summary>
+    /// Evaluates <paramref name="txn"/>. Returns null when a compare depends on the revision of a pending
+    /// version: the caller must wait for it to commit and evaluate again.
+    /// </summary>
+    public static Evaluation? Evaluate(TxnRequest txn, IKvView view)
+    {
+        var path = new List<bool>();
+        if (!DecidePath(txn, view, path))
+        {
+            return null;
+        }
+        var overlay = new OverlayView(view);
+        var writes = new List<KeyVersion>();
+        var pathIndex = 0;
+        var result = Run(txn, overlay, writes, path, ref pathIndex);
+        return new Evaluation(result, writes);
+    }
+
+    private static bool DecidePath(TxnRequest txn, IKvView view, List<bool> path)
+    {
+        var holds = true;
+        foreach (var compare in txn.Compares)
+        {
+            switch (Holds(compare, view))
+            {
+                case null:
+                    return false;
+                case false:
+                    holds = false;
+                    break;
+            }
+            if (!holds)
+            {
+                break;
+            }
+        }
+        path.Add(holds);
+        foreach (var op in holds ? txn.Success : txn.Failure)
+        {
+            if (op is NestedTxnOp nested && !DecidePath(nested.Txn, view, path))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Whether the compare holds; null when that depends on a revision not assigned yet.</summary>
+    private static bool? Holds(Compare compare, IKvView view)
+    {
+        var any = false;
+        foreach (var version in view.Scan(compare.Span))
+        {
+            any = true;
+            var holds = Holds(compare, version);
+            if (holds != true)
+            {
+                return holds;
+            }
+        }
+        return any || (compare.Target != CompareTarget.Value && Holds(compare, (KeyVersion?)null) == true);
+    }
+
+    private static bool? Holds(Compare compare, KeyVersion? version)
+    {
+        int order;
+        switch (compare.Target)
+        {
+            case CompareTarget.Value:
+                order = (version?.Value ?? []).AsSpan().SequenceCompareTo(compare.Value);
+                break;
+            case CompareTarget.Mod when version is { IsPending: true }:
+            case CompareTarget.Create when version?.PendingCreator is not null:
+                return null;
+            default:
+                var actual = compare.Target switch
+                {
+                    CompareTarget.Version => version?.Version ?? 0,
+                    CompareTarget.Create => version?.CreateRevision ?? 0,
+                    CompareTarget.Mod => version?.Revision ?? 0,
+                    _ => version?.Lease ?? 0,
+                };
+                order = actual.CompareTo(compare.Number);
+                break;
+        }
+        return compare.Result switch
+        {
+            CompareResult.Equal => order == 0,
+            CompareResult.Greater => order > 0,
+            CompareResult.Less => order < 0,
+            _ => order != 0,
+        };
+    }
+
+    private static PendingTxn Run(TxnRequest txn, OverlayView view, List<KeyVersion> writes, List<bool> path, ref int pathIndex)
+    {
+        var succeeded = path[pathIndex++];
+        var ops = succeeded ? txn.Success : txn.Failure;
+        var results = new List<PendingOp>(ops.Count);
+        foreach (var op in ops)
+        {
+            results.Add(op switch
+            {
+                RangeOp range => Range(range.Query, view),
+                PutOp put => Put(put, view, writes),
+                DeleteOp delete => Delete(delete, view, writes),
+                NestedTxnOp nested => Run(nested.Txn, view, writes, path, ref pathIndex),
+                _ => throw new ArgumentException($"unknown transaction operation {op.GetType().Name}"),
+            });
+        }
+        return new PendingTxn(succeeded, results);
+    }
+
+    /// <summary>Reads a span from a view and keeps what shaping needs.</summary>
+    public static PendingRange Range(RangeQuery query, IKvView view)
+    {
+        var kept = new List<KeyVersion>();
+        long count = 0;
+        var fetch = query.CountOnly ? 0 : query.FetchLimit;
+        foreach (var version in view.Scan(query.Span))
+        {
+            count++;
+            if (!query.CountOnly && (fetch == 0 || kept.Count < fetch))
+            {
+                kept.Add(version);
+            }
+        }
+        return new PendingRange(query, kept, count);
+    }
+
+    private static PendingPut Put(PutOp put, OverlayView view, List<KeyVersion> writes)
+    {
+        var prev = view.Get(put.Key);
+        if (prev is null && (put.IgnoreValue || put.IgnoreLease))
+        {
+            return new PendingPut(null, put.PrevKv, KeyMissing: true);
+        }
+        var version = KeyVersion.NewPut(
+            put.Key,
+            put.IgnoreValue ? prev!.Value : put.Value,
+            put.IgnoreLease ? prev!.Lease : put.Lease,
+            prev);
+        view.Write(version);
+        writes.Add(version);
+        return new PendingPut(prev, put.PrevKv, KeyMissing: false);
+    }
+
+    private static PendingDelete Delete(DeleteOp delete, OverlayView view, List<KeyVersion> writes)
+    {
+        var deleted = view.Scan(delete.Span).ToList();
+        foreach (var prev in deleted)
+        {
+            var tombstone = KeyVersion.NewTombstone(prev);
+            view.Write(tombstone);
+            writes.Add(tombstone);
+        }
+        return new PendingDelete(deleted, delete.PrevKv);
+    }
+}
+
+/// <summary>The outcome of evaluating a transaction: its pending result and the versions it writes, in order.</summary>
+internal sealed record Evaluation(PendingTxn Result, List<KeyVersion> Writes)
+{
+    /// <summary>True when a put with ignore_value or ignore_lease found no key: etcd refuses the request.</summary>
+    public bool KeyMissing => Result.KeyMissing;
+}
+
+/// <summary>An operation result whose versions may still await their revisions.</summary>
+internal abstract record PendingOp
+{
+    public abstract bool KeyMissing { get; }
+
+    public abstract OpResult Materialize(long revision);
+}
+
+internal sealed record PendingRange(RangeQuery Query, List<KeyVersion> Versions, long Count) : PendingOp
+{
+    public override bool KeyMissing => false;
+
+    public override OpResult Materialize(long revision) => new RangeOpResult(Shape());
+
+    public RangeResult Shape() => RangeShaping.Shape(Query, Versions.ConvertAll(v => v.ToKeyValue()), Count);
+}
+
+internal sealed record PendingPut(KeyVersion? Prev, bool PrevKv, bool KeyMissing) : PendingOp
+{
+    public override bool KeyMissing { get; } = KeyMissing;
+
+    public override OpResult Materialize(long revision) => new PutOpResult(PrevKv ? Prev?.ToKeyValue() : null);
+}
+
+internal sealed record PendingDelete(List<KeyVersion> Deleted, bool PrevKv) : PendingOp
+{
+    public override bool KeyMissing => false;
+
+    public override OpResult Materialize(long revision) =>
+        new DeleteOpResult(Deleted.Count, PrevKv ? Deleted.ConvertAll(v => v.ToKeyValue()) : []);
+}
+
+internal sealed record PendingTxn(bool Succeeded, List<PendingOp> Ops) : PendingOp
+{
+    public override bool KeyMissing => Ops.Exists(op => op.KeyMissing);
+
+    public override OpResult Materialize(long revision) => new NestedTxnOpResult(ToResult(revision));
+
+    public TxnResult ToResult(long revision) =>
+        new(KvStatus.Ok, Succeeded, Ops.ConvertAll(op => op.Materialize(revision)), revision);
+}

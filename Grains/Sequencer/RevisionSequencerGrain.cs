@@ -1,0 +1,241 @@
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Interfaces.Model;
+using KubeBrain.Grains.Storage;
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+
+namespace KubeBrain.Grains.Sequencer;
+
+/// <summary>
+/// The single ordering point. Submissions queue while a flush is under way; each flush takes everything
+/// queued, assigns consecutive revisions to the revisions that will commit, writes them in one store
+/// transaction and only then acknowledges them and advances the committed revision. A revision is assigned
+/// only to a write that commits, so revisions stay dense (I1), and nothing is acknowledged before it and every
+/// lower revision are durable (I2).
+/// </summary>
+[Reentrant]
+internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<RevisionSequencerGrain> logger)
+    : Grain, IRevisionSequencerGrain
+{
+    private const int PurgeBatchRows = 1000;
+
+    private readonly Queue<(Submission Submission, TaskCompletionSource<SubmitResult> Answer)> _queue = new();
+    private long _current;
+    private long _compact;
+    private long _epoch;
+    private long _batchId;
+    private bool _flushing;
+    private bool _purgeRequested;
+    private Task _purging = Task.CompletedTask;
+    private RangeDirectory _directory = new(0, []);
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var metadata = await store.OpenAsync(cancellationToken);
+        _current = metadata.CurrentRevision;
+        _compact = metadata.CompactRevision;
+        _epoch = metadata.Epoch;
+        _directory = new RangeDirectory(1, await store.ListRangesAsync(cancellationToken));
+        LogActivated(_epoch, _current, _compact);
+        if (_compact > 0)
+        {
+            StartPurge();
+        }
+    }
+
+    public Task<SubmitResult> SubmitAsync(Submission submission)
+    {
+        var answer = new TaskCompletionSource<SubmitResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _queue.Enqueue((submission, answer));
+        if (!_flushing)
+        {
+            _ = FlushLoopAsync();
+        }
+        return answer.Task;
+    }
+
+    public Task<ReadBarrier> BarrierAsync() => Task.FromResult(new ReadBarrier(_current, _compact, _directory.Version));
+
+    public Task<RangeDirectory> DirectoryAsync() => Task.FromResult(_directory);
+
+    public async Task<RangeClaim> ClaimRangeAsync(string rangeId)
+    {
+        var epoch = await store.ClaimRangeAsync(rangeId, CancellationToken.None);
+        if (!_directory.RangeIds.Contains(rangeId))
+        {
+            _directory = new RangeDirectory(_directory.Version + 1, [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
+        }
+        return new RangeClaim(epoch, _current, _compact);
+    }
+
+    public async Task<KvStatus> CompactAsync(long revision, bool physical)
+    {
+        if (revision <= _compact)
+        {
+            return KvStatus.Compacted;
+        }
+        if (revision > _current)
+        {
+            return KvStatus.FutureRevision;
+        }
+        var status = await store.SetCompactRevisionAsync(revision, CancellationToken.None);
+        if (status != KvStatus.Ok)
+        {
+            return status;
+        }
+        _compact = Math.Max(_compact, revision);
+        StartPurge();
+        if (physical)
+        {
+            await _purging;
+        }
+        return KvStatus.Ok;
+    }
+
+    public async Task<StoreStatus> StatusAsync() =>
+        new(_current, _compact, await store.SizeAsync(CancellationToken.None));
+
+    private async Task FlushLoopAsync()
+    {
+        _flushing = true;
+        try
+        {
+            while (_queue.Count > 0)
+            {
+                await FlushAsync();
+            }
+        }
+        finally
+        {
+            _flushing = false;
+        }
+    }
+
+    private async Task FlushAsync()
+    {
+        var taken = new List<(Submission Submission, TaskCompletionSource<SubmitResult> Answer)>(_queue.Count);
+        while (_queue.TryDequeue(out var queued))
+        {
+            taken.Add(queued);
+        }
+        var rows = new List<StoredRow>();
+        var answers = new List<SubmitResult>(taken.Count);
+        var next = _current + 1;
+        foreach (var (submission, _) in taken)
+        {
+            answers.Add(Assign(submission, ref next, rows));
+        }
+        if (rows.Count > 0)
+        {
+            try
+            {
+                await store.AppendAsync(new CommitBatch(_epoch, ++_batchId, _current + 1, next - 1, rows), CancellationToken.None);
+            }
+            catch (Exception failure)
+            {
+                LogFlushFailed(failure, next - 1 - _current);
+                foreach (var (_, answer) in taken)
+                {
+                    answer.TrySetException(new StoreUnavailableException("the storage transaction failed", failure));
+                }
+                if (failure is StoreFencedException)
+                {
+                    DeactivateOnIdle();
+                }
+                return;
+            }
+            _current = next - 1;
+        }
+        for (var i = 0; i < taken.Count; i++)
+        {
+            taken[i].Answer.TrySetResult(answers[i]);
+        }
+    }
+
+    /// <summary>
+    /// Gives the submission's revisions their numbers from <paramref name="next"/> on, up to the first one that
+    /// cannot commit; that one is refused and the ones after it must be evaluated again.
+    /// </summary>
+    private SubmitResult Assign(Submission submission, ref long next, List<StoredRow> rows)
+    {
+        var statuses = new SubmitStatus[submission.Revisions.Count];
+        var first = next;
+        var stopped = submission.DirectoryVersion != 0 && submission.DirectoryVersion != _directory.Version;
+        for (var i = 0; i < statuses.Length; i++)
+        {
+            var writes = submission.Revisions[i].Writes;
+            if (stopped)
+            {
+                statuses[i] = SubmitStatus.Retry;
+                continue;
+            }
+            if (writes.Any(w => w.Lease != 0 && !w.Tombstone && !LeaseExists(w.Lease)))
+            {
+                statuses[i] = SubmitStatus.LeaseNotFound;
+                stopped = true;
+                continue;
+            }
+            var revision = next++;
+            for (var sub = 0; sub < writes.Count; sub++)
+            {
+                var w = writes[sub];
+                rows.Add(new StoredRow(
+                    revision,
+                    sub,
+                    w.Key,
+                    w.Tombstone ? 0 : w.CreateRef >= 0 ? first + w.CreateRef : w.CreateRevision,
+                    w.Version,
+                    w.Lease,
+                    w.Value,
+                    w.Tombstone,
+                    w.PrevRef >= 0 ? first + w.PrevRef : w.PrevRevision,
+                    w.RangeId,
+                    submission.RangeEpoch));
+            }
+            statuses[i] = SubmitStatus.Committed;
+        }
+        return new SubmitResult(first, statuses, _compact);
+    }
+
+    /// <summary>
+    /// Whether a put may attach to <paramref name="lease"/>. No lease can be granted yet (the Lease service is
+    /// not served), so every lease is unknown, as etcd answers for a lease it never granted.
+    /// </summary>
+    private static bool LeaseExists(long lease) => lease == 0;
+
+    private void StartPurge()
+    {
+        _purgeRequested = true;
+        if (_purging.IsCompleted)
+        {
+            _purging = PurgeLoopAsync();
+        }
+    }
+
+    /// <summary>Removes compacted history in short batches, so appends interleave with it.</summary>
+    private async Task PurgeLoopAsync()
+    {
+        while (_purgeRequested)
+        {
+            _purgeRequested = false;
+            long removed = 0;
+            int batch;
+            do
+            {
+                batch = await store.PurgeAsync(PurgeBatchRows, CancellationToken.None);
+                removed += batch;
+            }
+            while (batch > 0);
+            LogPurged(removed, _compact);
+        }
+    }
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Sequencer activated at epoch {Epoch}: revision {Revision}, compacted at {CompactRevision}")]
+    private partial void LogActivated(long epoch, long revision, long compactRevision);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "A storage transaction of {Revisions} revisions failed; its writes are answered Unavailable. Check the store's health")]
+    private partial void LogFlushFailed(Exception exception, long revisions);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "Removed {Rows} compacted rows below revision {CompactRevision}")]
+    private partial void LogPurged(long rows, long compactRevision);
+}
