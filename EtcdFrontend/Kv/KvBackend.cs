@@ -1,0 +1,117 @@
+using KubeBrain.EtcdFrontend.Errors;
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Interfaces.Model;
+
+namespace KubeBrain.EtcdFrontend.Kv;
+
+/// <summary>
+/// Routes KV requests to grains. A latest read first takes a read barrier at the sequencer (issued after the
+/// read arrived, so it covers every write acknowledged before) and then reads every range involved as of that
+/// one revision S, which is also the answer's header revision. A write goes to the one range that owns all its
+/// keys, or to the coordinator when its keys may span ranges.
+/// </summary>
+internal sealed class KvBackend(IGrainFactory grains)
+{
+    private RangeDirectory _directory = new(-1, []);
+
+    private IRevisionSequencerGrain Sequencer => grains.GetGrain<IRevisionSequencerGrain>(0);
+
+    /// <summary>A range read: the shaped result and the header revision.</summary>
+    public async Task<(RangeResult Result, long Revision)> RangeAsync(RangeQuery query)
+    {
+        var barrier = await Sequencer.BarrierAsync();
+        var at = CheckRevision(query.Revision, barrier);
+        if (KeyRouter.OwnerOf(query.Span) is { } owner)
+        {
+            return (Check(await grains.GetGrain<IKeyRangeGrain>(owner).RangeAsync(query, at)), barrier.Revision);
+        }
+        var directory = await DirectoryAsync(barrier.DirectoryVersion);
+        var perRange = query with
+        {
+            Limit = query.FetchLimit,
+            KeysOnly = false,
+            SortOrder = RangeSortOrder.None,
+            SortTarget = RangeSortTarget.Key,
+            MinModRevision = 0,
+            MaxModRevision = 0,
+            MinCreateRevision = 0,
+            MaxCreateRevision = 0,
+        };
+        var parts = await Task.WhenAll(KeyRouter.RangesFor(query.Span, directory.RangeIds)
+            .Select(id => grains.GetGrain<IKeyRangeGrain>(id).RangeAsync(perRange, at)));
+        var merged = parts.Select(Check).SelectMany(p => p.Kvs).OrderBy(kv => kv.Key, ByteOrder.Instance).ToList();
+        return (RangeShaping.Shape(query, merged, parts.Sum(p => p.Count)), barrier.Revision);
+    }
+
+    /// <summary>A transaction (Put and DeleteRange travel as one-op transactions).</summary>
+    public async Task<TxnResult> TxnAsync(TxnRequest txn)
+    {
+        var owner = TxnKeys.OwnerOf(txn);
+        TxnResult result;
+        if (TxnKeys.IsReadOnly(txn))
+        {
+            var barrier = await Sequencer.BarrierAsync();
+            result = owner is not null
+                ? await grains.GetGrain<IKeyRangeGrain>(owner).ReadTxnAsync(txn, barrier.Revision)
+                : await grains.GetGrain<ITxnCoordinatorGrain>(0).ReadTxnAsync(txn, barrier.Revision);
+        }
+        else
+        {
+            result = owner is not null
+                ? await grains.GetGrain<IKeyRangeGrain>(owner).TxnAsync(txn)
+                : await grains.GetGrain<ITxnCoordinatorGrain>(0).TxnAsync(txn);
+        }
+        return result.Status == KvStatus.Ok ? result : throw EtcdErrors.For(result.Status);
+    }
+
+    /// <summary>etcd's Compact; answers the current revision.</summary>
+    public async Task<long> CompactAsync(long revision, bool physical)
+    {
+        var status = await Sequencer.CompactAsync(revision, physical);
+        if (status != KvStatus.Ok)
+        {
+            throw EtcdErrors.For(status);
+        }
+        return (await Sequencer.BarrierAsync()).Revision;
+    }
+
+    /// <summary>The store's revision, compaction revision and size.</summary>
+    public Task<StoreStatus> StatusAsync() => Sequencer.StatusAsync();
+
+    /// <summary>The latest committed revision.</summary>
+    public async Task<long> RevisionAsync() => (await Sequencer.BarrierAsync()).Revision;
+
+    private static long CheckRevision(long requested, ReadBarrier barrier)
+    {
+        if (requested > barrier.Revision)
+        {
+            throw EtcdErrors.FutureRevision;
+        }
+        if (requested > 0 && requested < barrier.CompactRevision)
+        {
+            throw EtcdErrors.Compacted;
+        }
+        return requested > 0 ? requested : barrier.Revision;
+    }
+
+    private static RangeResult Check(RangeResult result) =>
+        result.Status == KvStatus.Ok ? result : throw EtcdErrors.For(result.Status);
+
+    private async Task<RangeDirectory> DirectoryAsync(long version)
+    {
+        var directory = _directory;
+        if (directory.Version != version)
+        {
+            directory = await Sequencer.DirectoryAsync();
+            _directory = directory;
+        }
+        return directory;
+    }
+
+    private sealed class ByteOrder : IComparer<byte[]>
+    {
+        public static readonly ByteOrder Instance = new();
+
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
+    }
+}

@@ -1,0 +1,127 @@
+using Google.Protobuf;
+using KubeBrain.EtcdFrontend.Errors;
+using KubeBrain.Grains.Interfaces.Model;
+using Rpc = KubeBrain.Protos.Etcdserverpb;
+using Mvccpb = KubeBrain.Protos.Mvccpb;
+
+namespace KubeBrain.EtcdFrontend.Mapping;
+
+/// <summary>The only place where protobuf messages become the project's records and back.</summary>
+internal static class ProtoMapping
+{
+    /// <summary>
+    /// etcd's key/range_end pair: no range_end is the single key, range_end "\0" every key from key on, anything
+    /// else the interval [key, range_end).
+    /// </summary>
+    public static KeySpan ToSpan(ByteString key, ByteString rangeEnd)
+    {
+        if (rangeEnd.IsEmpty)
+        {
+            return KeySpan.Single(key.ToByteArray());
+        }
+        if (rangeEnd.Length == 1 && rangeEnd[0] == 0)
+        {
+            return new KeySpan(key.ToByteArray(), []);
+        }
+        return new KeySpan(key.ToByteArray(), rangeEnd.ToByteArray());
+    }
+
+    public static RangeQuery ToQuery(Rpc.RangeRequest request) =>
+        new(ToSpan(request.Key, request.RangeEnd), request.Revision, request.Limit, request.KeysOnly, request.CountOnly)
+        {
+            SortOrder = (RangeSortOrder)request.SortOrder,
+            SortTarget = (RangeSortTarget)request.SortTarget,
+            MinModRevision = request.MinModRevision,
+            MaxModRevision = request.MaxModRevision,
+            MinCreateRevision = request.MinCreateRevision,
+            MaxCreateRevision = request.MaxCreateRevision,
+        };
+
+    public static PutOp ToOp(Rpc.PutRequest request) => new(
+        request.Key.ToByteArray(), request.Value.ToByteArray(), request.Lease, request.PrevKv, request.IgnoreValue, request.IgnoreLease);
+
+    public static DeleteOp ToOp(Rpc.DeleteRangeRequest request) => new(ToSpan(request.Key, request.RangeEnd), request.PrevKv);
+
+    public static TxnRequest ToTxn(Rpc.TxnRequest request) => new(
+        [.. request.Compare.Select(ToCompare)],
+        [.. request.Success.Select(ToOp)],
+        [.. request.Failure.Select(ToOp)]);
+
+    private static Compare ToCompare(Rpc.Compare compare) => new(
+        ToSpan(compare.Key, compare.RangeEnd),
+        (CompareTarget)compare.Target,
+        (CompareResult)compare.Result,
+        compare.TargetUnionCase switch
+        {
+            Rpc.Compare.TargetUnionOneofCase.Version => compare.Version,
+            Rpc.Compare.TargetUnionOneofCase.CreateRevision => compare.CreateRevision,
+            Rpc.Compare.TargetUnionOneofCase.ModRevision => compare.ModRevision,
+            Rpc.Compare.TargetUnionOneofCase.Lease => compare.Lease,
+            _ => 0,
+        },
+        compare.TargetUnionCase == Rpc.Compare.TargetUnionOneofCase.Value ? compare.Value.ToByteArray() : []);
+
+    private static TxnOp ToOp(Rpc.RequestOp op) => op.RequestCase switch
+    {
+        Rpc.RequestOp.RequestOneofCase.RequestRange => new RangeOp(ToQuery(op.RequestRange)),
+        Rpc.RequestOp.RequestOneofCase.RequestPut => ToOp(op.RequestPut),
+        Rpc.RequestOp.RequestOneofCase.RequestDeleteRange => ToOp(op.RequestDeleteRange),
+        Rpc.RequestOp.RequestOneofCase.RequestTxn => new NestedTxnOp(ToTxn(op.RequestTxn)),
+        _ => throw EtcdErrors.Unsupported("an empty RequestOp"),
+    };
+
+    public static Mvccpb.KeyValue ToProto(KeyValue kv) => new()
+    {
+        Key = UnsafeByteOperations.UnsafeWrap(kv.Key),
+        CreateRevision = kv.CreateRevision,
+        ModRevision = kv.ModRevision,
+        Version = kv.Version,
+        Value = UnsafeByteOperations.UnsafeWrap(kv.Value),
+        Lease = kv.Lease,
+    };
+
+    public static Rpc.RangeResponse ToProto(RangeResult result, Rpc.ResponseHeader header)
+    {
+        var response = new Rpc.RangeResponse { Header = header, More = result.More, Count = result.Count };
+        foreach (var kv in result.Kvs)
+        {
+            response.Kvs.Add(ToProto(kv));
+        }
+        return response;
+    }
+
+    public static Rpc.PutResponse ToProto(PutOpResult result, Rpc.ResponseHeader header) =>
+        new() { Header = header, PrevKv = result.PrevKv is { } prev ? ToProto(prev) : null };
+
+    public static Rpc.DeleteRangeResponse ToProto(DeleteOpResult result, Rpc.ResponseHeader header)
+    {
+        var response = new Rpc.DeleteRangeResponse { Header = header, Deleted = result.Deleted };
+        foreach (var kv in result.PrevKvs)
+        {
+            response.PrevKvs.Add(ToProto(kv));
+        }
+        return response;
+    }
+
+    /// <summary>
+    /// A transaction response. As etcd does, every nested response carries a header holding only the
+    /// transaction's revision.
+    /// </summary>
+    public static Rpc.TxnResponse ToProto(TxnResult result, Rpc.ResponseHeader header)
+    {
+        var response = new Rpc.TxnResponse { Header = header, Succeeded = result.Succeeded };
+        foreach (var op in result.Responses)
+        {
+            var inner = new Rpc.ResponseHeader { Revision = result.Revision };
+            response.Responses.Add(op switch
+            {
+                RangeOpResult range => new Rpc.ResponseOp { ResponseRange = ToProto(range.Range, inner) },
+                PutOpResult put => new Rpc.ResponseOp { ResponsePut = ToProto(put, inner) },
+                DeleteOpResult delete => new Rpc.ResponseOp { ResponseDeleteRange = ToProto(delete, inner) },
+                NestedTxnOpResult txn => new Rpc.ResponseOp { ResponseTxn = ToProto(txn.Txn, inner) },
+                _ => throw new ArgumentException($"unknown operation result {op.GetType().Name}"),
+            });
+        }
+        return response;
+    }
+}
