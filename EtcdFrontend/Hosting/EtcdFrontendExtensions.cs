@@ -1,4 +1,5 @@
 using KubeBrain.EtcdFrontend.Cluster;
+using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
 using KubeBrain.EtcdFrontend.Maintenance;
 using Microsoft.AspNetCore.Builder;
@@ -21,6 +22,7 @@ public static class EtcdFrontendExtensions
         {
             o.MaxReceiveMessageSize = options.MaxRequestBytes + EtcdFrontendOptions.GrpcOverheadBytes;
             o.MaxSendMessageSize = int.MaxValue;
+            o.Interceptors.Add<ErrorInterceptor>();
         });
         services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
         services.AddSingleton<KvBackend>();

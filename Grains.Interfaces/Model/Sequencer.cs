@@ -43,6 +43,9 @@ public enum SubmitStatus
 
     /// <summary>Not committed because an earlier revision of the submission was not; evaluate it again.</summary>
     Retry = 2,
+
+    /// <summary>Not committed: a newer activation of the submitting range has claimed it.</summary>
+    Deposed = 3,
 }
 
 /// <summary>

@@ -225,10 +225,12 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
         }
         catch (Exception failure)
         {
-            LogSubmitFailed(failure, _rangeId, batch.Count);
-            _inFlight = null;
-            RollBack(batch, 0, failure);
-            DeactivateOnIdle();
+            Abandon(batch, failure);
+            return;
+        }
+        if (result.Statuses.Contains(SubmitStatus.Deposed))
+        {
+            Abandon(batch, new StoreUnavailableException($"key range {_rangeId} was claimed by a newer activation", null));
             return;
         }
         _inFlight = null;
@@ -252,6 +254,18 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
         }
         Compact(result.CompactRevision);
         Pump();
+    }
+
+    /// <summary>
+    /// Fails the batch in flight and every queued write, and deactivates: the outcome may be unknown, so the
+    /// next activation starts over from what the store holds.
+    /// </summary>
+    private void Abandon(List<PipelineItem> batch, Exception failure)
+    {
+        LogSubmitFailed(failure, _rangeId, batch.Count);
+        _inFlight = null;
+        RollBack(batch, 0, failure);
+        DeactivateOnIdle();
     }
 
     /// <summary>

@@ -20,11 +20,12 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     private const int PurgeBatchRows = 1000;
 
     private readonly Queue<(Submission Submission, TaskCompletionSource<SubmitResult> Answer)> _queue = new();
+    private readonly Dictionary<string, long> _rangeEpochs = new(StringComparer.Ordinal);
     private long _current;
     private long _compact;
     private long _epoch;
     private long _batchId;
-    private bool _flushing;
+    private Task _flushing = Task.CompletedTask;
     private bool _purgeRequested;
     private Task _purging = Task.CompletedTask;
     private RangeDirectory _directory = new(0, []);
@@ -47,9 +48,9 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     {
         var answer = new TaskCompletionSource<SubmitResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         _queue.Enqueue((submission, answer));
-        if (!_flushing)
+        if (_flushing.IsCompleted)
         {
-            _ = FlushLoopAsync();
+            _flushing = FlushLoopAsync();
         }
         return answer.Task;
     }
@@ -58,9 +59,15 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
 
     public Task<RangeDirectory> DirectoryAsync() => Task.FromResult(_directory);
 
+    /// <summary>
+    /// From the claim on, submissions of older activations of the range are refused; the claim answers once
+    /// no flush of theirs is under way, so the new activation loads every write they committed.
+    /// </summary>
     public async Task<RangeClaim> ClaimRangeAsync(string rangeId)
     {
         var epoch = await store.ClaimRangeAsync(rangeId, CancellationToken.None);
+        _rangeEpochs[rangeId] = epoch;
+        await _flushing;
         if (!_directory.RangeIds.Contains(rangeId))
         {
             _directory = new RangeDirectory(_directory.Version + 1, [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
@@ -97,17 +104,9 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
 
     private async Task FlushLoopAsync()
     {
-        _flushing = true;
-        try
+        while (_queue.Count > 0)
         {
-            while (_queue.Count > 0)
-            {
-                await FlushAsync();
-            }
-        }
-        finally
-        {
-            _flushing = false;
+            await FlushAsync();
         }
     }
 
@@ -160,6 +159,11 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     {
         var statuses = new SubmitStatus[submission.Revisions.Count];
         var first = next;
+        if (_rangeEpochs.TryGetValue(submission.RangeId, out var epoch) && submission.RangeEpoch < epoch)
+        {
+            Array.Fill(statuses, SubmitStatus.Deposed);
+            return new SubmitResult(first, statuses, _compact);
+        }
         var stopped = submission.DirectoryVersion != 0 && submission.DirectoryVersion != _directory.Version;
         for (var i = 0; i < statuses.Length; i++)
         {

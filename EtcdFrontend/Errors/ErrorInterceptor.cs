@@ -1,0 +1,33 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using KubeBrain.Grains.Interfaces;
+using Microsoft.Extensions.Logging;
+
+namespace KubeBrain.EtcdFrontend.Errors;
+
+/// <summary>
+/// Turns transient failures below the frontend (the store refused a write, a grain call timed out, a silo went
+/// away) into etcd's <c>Unavailable</c>, which clients retry for reads; anything else stays an internal error.
+/// </summary>
+internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (Exception e) when (IsTransient(e))
+        {
+            LogTransient(e, context.Method);
+            throw EtcdErrors.Timeout;
+        }
+    }
+
+    private static bool IsTransient(Exception e) =>
+        e is StoreUnavailableException or TimeoutException or Orleans.Runtime.SiloUnavailableException;
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "{Method} answered Unavailable: the request could not be carried out for now")]
+    private partial void LogTransient(Exception exception, string method);
+}
