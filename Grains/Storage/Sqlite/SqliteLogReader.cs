@@ -172,7 +172,7 @@ internal sealed class SqliteLogReader : IDisposable
     {
         var command = _rangeRows[shape];
         Bind(command, transaction, span, revision);
-        command.Parameters[3].Value = limit > 0 ? limit + 1 : -1;
+        command.Parameters[3].Value = limit is > 0 and < long.MaxValue ? limit + 1 : -1;
         var kvs = new List<KeyValue>();
         using var reader = command.ExecuteReader();
         while (reader.Read())
