@@ -17,13 +17,20 @@ namespace KubeBrain.Grains.Storage;
 /// <para>
 /// Compaction at R keeps, for every key, the newest version at or below R unless it is a tombstone, and every
 /// version above R. Reads below R answer <see cref="KvStatus.Compacted"/>; a read at exactly R is allowed.
+/// Purging also keeps what a watch from R needs: every row of revision R (tombstones too) and the version each
+/// of them replaced. It removes exactly the rows below R that are tombstones or whose key has a newer row below
+/// R, oldest first, so that no row is removed before an older row of the same key.
+/// </para>
+/// <para>
+/// Byte arrays passed in or returned are never copied or changed; callers treat them as immutable.
 /// </para>
 /// </summary>
 public interface IMvccStore : IAsyncDisposable
 {
     /// <summary>
     /// Creates or migrates the schema, takes the sequencer epoch (the stored epoch plus one, committed before
-    /// returning) and reads the metadata. Called once before anything else.
+    /// returning) and reads the metadata. Called before anything else, and again by every new sequencer
+    /// activation: each call takes a new epoch, which fences appends under the older ones.
     /// </summary>
     Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken);
 
@@ -31,7 +38,9 @@ public interface IMvccStore : IAsyncDisposable
     /// Appends the revisions <see cref="CommitBatch.FirstRevision"/>..<see cref="CommitBatch.LastRevision"/> in one
     /// durable transaction. The transaction first moves the current revision from first − 1 to last only where
     /// the stored epoch equals <see cref="CommitBatch.Epoch"/>; if that matches no row nothing is written and
-    /// <see cref="StoreFencedException"/> is thrown. Returns once the batch is durable.
+    /// <see cref="StoreFencedException"/> is thrown. Returns once the batch is durable. A batch whose rows are not
+    /// exactly the revisions first..last, each numbered by sub from 0, is refused with
+    /// <see cref="ArgumentException"/> before anything is written. A revision writes each key at most once.
     /// </summary>
     Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken);
 
@@ -39,14 +48,18 @@ public interface IMvccStore : IAsyncDisposable
     /// Reads the live keys of <paramref name="span"/> as of <paramref name="revision"/> in ascending key order,
     /// in one snapshot that also reads the compaction and current revisions: below the compaction revision the
     /// answer is <see cref="KvStatus.Compacted"/>, above the current revision <see cref="KvStatus.FutureRevision"/>.
-    /// <paramref name="limit"/> 0 means no limit; the count is exact and independent of the limit.
+    /// <paramref name="revision"/> 0 or less means the current revision. <paramref name="limit"/> 0 or less means
+    /// no limit; the count is exact and independent of the limit, and <see cref="RangeResult.More"/> says whether
+    /// the limit cut keys off. With <paramref name="countOnly"/> only the count is returned (no key-values, More false).
     /// </summary>
     Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken);
 
     /// <summary>
     /// Reads whole revisions from <paramref name="fromRevision"/> up, at most <paramref name="maxRevisions"/> of
-    /// them, each with its rows in sub order. Answers <see cref="KvStatus.Compacted"/> when
+    /// them and none above the current revision, each with its rows in sub order (no rows when
+    /// <paramref name="fromRevision"/> is above the current revision). Answers <see cref="KvStatus.Compacted"/> when
     /// <paramref name="fromRevision"/> is below the compaction revision (read in the same snapshot).
+    /// <paramref name="maxRevisions"/> must be positive.
     /// </summary>
     Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken);
 
@@ -58,15 +71,16 @@ public interface IMvccStore : IAsyncDisposable
     Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Removes at most <paramref name="maxRows"/> rows that no read at or above the committed compaction revision
-    /// can need, in one short transaction. Returns the number removed; 0 means nothing is left to remove.
+    /// Removes at most <paramref name="maxRows"/> (positive) rows that no read or watch at or above the committed
+    /// compaction revision can need (see the class summary), in one short transaction. Returns the number
+    /// removed; 0 means nothing is left to remove.
     /// </summary>
     Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken);
 
-    /// <summary>Records a new epoch for the key range <paramref name="rangeId"/> and returns it.</summary>
+    /// <summary>Records a new epoch for the key range <paramref name="rangeId"/> (1 on its first claim) and returns it.</summary>
     Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken);
 
-    /// <summary>The key ranges ever claimed, in ascending id order.</summary>
+    /// <summary>The key ranges ever claimed, in ascending ordinal id order.</summary>
     Task<IReadOnlyList<string>> ListRangesAsync(CancellationToken cancellationToken);
 
     /// <summary>The physical size of the database in bytes.</summary>

@@ -1,0 +1,223 @@
+using KubeBrain.Grains.Interfaces.Model;
+using Microsoft.Data.Sqlite;
+
+namespace KubeBrain.Grains.Storage.Sqlite;
+
+/// <summary>
+/// One read connection with its prepared commands. Each request runs in one deferred transaction, so the
+/// metadata and the rows it reads come from the same WAL snapshot. Not thread-safe: one request at a time.
+/// </summary>
+internal sealed class SqliteLogReader : IDisposable
+{
+    private const string RowColumns =
+        "revision, sub, key, create_revision, version, lease, value, tombstone, prev_revision, range_id, range_epoch";
+
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _readMeta;
+    private readonly SqliteCommand _readRevisions;
+    private readonly SqliteCommand _listRanges;
+    private readonly SqliteCommand _size;
+    private readonly SqliteCommand[] _rangeRows;
+    private readonly SqliteCommand[] _rangeCounts;
+
+    private SqliteLogReader(SqliteConnection connection)
+    {
+        _connection = connection;
+        _readMeta = SqliteCommands.Create(connection, "SELECT current_revision, compact_revision FROM meta WHERE id = 1");
+        _readRevisions = SqliteCommands.Create(
+            connection,
+            $"SELECT {RowColumns} FROM kv_log WHERE revision >= @from AND revision <= @to ORDER BY revision, sub",
+            "@from",
+            "@to");
+        _listRanges = SqliteCommands.Create(connection, "SELECT range_id FROM range_owner ORDER BY range_id");
+        _size = SqliteCommands.Create(connection, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+        _rangeRows = new SqliteCommand[SpanShapes.Count];
+        _rangeCounts = new SqliteCommand[SpanShapes.Count];
+        for (var shape = 0; shape < SpanShapes.Count; shape++)
+        {
+            var live = LiveRowsWhere(SpanShapes.Predicate(shape));
+            _rangeRows[shape] = SqliteCommands.Create(
+                connection,
+                $"SELECT r.key, r.create_revision, r.revision, r.version, r.value, r.lease FROM kv_log AS r WHERE {live} ORDER BY r.key LIMIT @limit",
+                "@start",
+                "@end",
+                "@revision",
+                "@limit");
+            _rangeCounts[shape] = SqliteCommands.Create(
+                connection,
+                $"SELECT COUNT(*) FROM kv_log AS r WHERE {live}",
+                "@start",
+                "@end",
+                "@revision");
+        }
+    }
+
+    public static SqliteLogReader Open(string path)
+    {
+        var connection = SqliteCommands.OpenConnection(path, SqliteOpenMode.ReadWrite);
+        try
+        {
+            SqliteCommands.Execute(connection, "PRAGMA query_only = ON");
+            return new SqliteLogReader(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public RangeResult Range(KeySpan span, long revision, long limit, bool countOnly)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: true);
+        var (currentRevision, compactRevision) = ReadMeta(transaction);
+        var readRevision = revision <= 0 ? currentRevision : revision;
+        if (readRevision > currentRevision)
+        {
+            return RangeResult.Failed(KvStatus.FutureRevision);
+        }
+        if (readRevision < compactRevision)
+        {
+            return RangeResult.Failed(KvStatus.Compacted);
+        }
+        if (span.IsEmpty)
+        {
+            return new RangeResult(KvStatus.Ok, [], 0, false);
+        }
+        var shape = SpanShapes.Of(span);
+        if (countOnly)
+        {
+            return new RangeResult(KvStatus.Ok, [], Count(transaction, shape, span, readRevision), false);
+        }
+        var kvs = ReadLive(transaction, shape, span, readRevision, limit);
+        if (limit <= 0 || kvs.Count <= limit)
+        {
+            return new RangeResult(KvStatus.Ok, kvs, kvs.Count, false);
+        }
+        kvs.RemoveAt(kvs.Count - 1);
+        return new RangeResult(KvStatus.Ok, kvs, Count(transaction, shape, span, readRevision), true);
+    }
+
+    public RevisionsResult ReadRevisions(long fromRevision, int maxRevisions)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: true);
+        var (currentRevision, compactRevision) = ReadMeta(transaction);
+        if (fromRevision < compactRevision)
+        {
+            return new RevisionsResult(KvStatus.Compacted, compactRevision, []);
+        }
+        var command = _readRevisions;
+        command.Transaction = transaction;
+        command.Parameters[0].Value = fromRevision;
+        command.Parameters[1].Value = Math.Min(fromRevision + maxRevisions - 1, currentRevision);
+        var rows = new List<StoredRow>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                rows.Add(new StoredRow(
+                    reader.GetInt64(0),
+                    reader.GetInt32(1),
+                    reader.GetFieldValue<byte[]>(2),
+                    reader.GetInt64(3),
+                    reader.GetInt64(4),
+                    reader.GetInt64(5),
+                    reader.GetFieldValue<byte[]>(6),
+                    reader.GetInt64(7) != 0,
+                    reader.GetInt64(8),
+                    reader.GetString(9),
+                    reader.GetInt64(10)));
+            }
+        }
+        return new RevisionsResult(KvStatus.Ok, compactRevision, rows);
+    }
+
+    public IReadOnlyList<string> ListRanges()
+    {
+        var ranges = new List<string>();
+        using var reader = _listRanges.ExecuteReader();
+        while (reader.Read())
+        {
+            ranges.Add(reader.GetString(0));
+        }
+        return ranges;
+    }
+
+    public long Size() => (long)_size.ExecuteScalar()!;
+
+    public void Dispose() => _connection.Dispose();
+
+    /// <summary>
+    /// The rows of the span that are live at <c>@revision</c>: not tombstones, and the newest row of their key at
+    /// or below it. The index on (key, revision) drives both the key range and the newer-row probe.
+    /// </summary>
+    private static string LiveRowsWhere(string keyPredicate) =>
+        $"""
+        {keyPredicate} AND r.revision <= @revision AND r.tombstone = 0
+        AND NOT EXISTS (SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision <= @revision)
+        """;
+
+    private (long Current, long Compact) ReadMeta(SqliteTransaction transaction)
+    {
+        _readMeta.Transaction = transaction;
+        using var reader = _readMeta.ExecuteReader();
+        if (!reader.Read())
+        {
+            throw new InvalidOperationException("The metadata row is missing.");
+        }
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private List<KeyValue> ReadLive(SqliteTransaction transaction, int shape, KeySpan span, long revision, long limit)
+    {
+        var command = _rangeRows[shape];
+        Bind(command, transaction, span, revision);
+        command.Parameters[3].Value = limit is > 0 and < long.MaxValue ? limit + 1 : -1;
+        var kvs = new List<KeyValue>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            kvs.Add(new KeyValue(
+                reader.GetFieldValue<byte[]>(0),
+                reader.GetInt64(1),
+                reader.GetInt64(2),
+                reader.GetInt64(3),
+                reader.GetFieldValue<byte[]>(4),
+                reader.GetInt64(5)));
+        }
+        return kvs;
+    }
+
+    private long Count(SqliteTransaction transaction, int shape, KeySpan span, long revision)
+    {
+        var command = _rangeCounts[shape];
+        Bind(command, transaction, span, revision);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static void Bind(SqliteCommand command, SqliteTransaction transaction, KeySpan span, long revision)
+    {
+        command.Transaction = transaction;
+        command.Parameters[0].Value = span.Start;
+        command.Parameters[1].Value = (object?)span.End ?? DBNull.Value;
+        command.Parameters[2].Value = revision;
+    }
+
+    /// <summary>The three forms a non-empty span takes in SQL; keys always compare as BLOBs (memcmp).</summary>
+    private static class SpanShapes
+    {
+        public const int Count = 3;
+        private const int Single = 0;
+        private const int Interval = 1;
+        private const int Unbounded = 2;
+
+        public static int Of(KeySpan span) => span.IsSingle ? Single : span.IsUnbounded ? Unbounded : Interval;
+
+        public static string Predicate(int shape) => shape switch
+        {
+            Single => "r.key = @start",
+            Interval => "r.key >= @start AND r.key < @end",
+            _ => "r.key >= @start",
+        };
+    }
+}

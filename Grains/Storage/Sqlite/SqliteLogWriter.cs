@@ -1,0 +1,229 @@
+using KubeBrain.Grains.Interfaces.Model;
+using Microsoft.Data.Sqlite;
+
+namespace KubeBrain.Grains.Storage.Sqlite;
+
+/// <summary>
+/// The one write connection with its prepared statements. Every write runs in its own immediate transaction.
+/// Not thread-safe: the store calls it one write at a time.
+/// </summary>
+internal sealed class SqliteLogWriter : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly SqliteRowInserter _inserter;
+    private readonly SqliteCommand _readMeta;
+    private readonly SqliteCommand _advance;
+    private readonly SqliteCommand _takeEpoch;
+    private readonly SqliteCommand _setCompactRevision;
+    private readonly SqliteCommand _purge;
+    private readonly SqliteCommand _claimRange;
+
+    /// <summary>Where the next purge starts looking, valid for <see cref="_purgeCompactRevision"/>.</summary>
+    private long _purgeFrom;
+
+    private long _purgeCompactRevision;
+
+    private SqliteLogWriter(SqliteConnection connection)
+    {
+        _connection = connection;
+        _inserter = new SqliteRowInserter(connection);
+        _readMeta = SqliteCommands.Create(
+            connection,
+            "SELECT current_revision, compact_revision, sequencer_epoch FROM meta WHERE id = 1");
+        _advance = SqliteCommands.Create(
+            connection,
+            """
+            UPDATE meta SET current_revision = @last, last_batch_id = @batch
+            WHERE id = 1 AND sequencer_epoch = @epoch AND current_revision = @previous
+            """,
+            "@last",
+            "@batch",
+            "@epoch",
+            "@previous");
+        _takeEpoch = SqliteCommands.Create(
+            connection,
+            """
+            UPDATE meta SET sequencer_epoch = sequencer_epoch + 1 WHERE id = 1
+            RETURNING current_revision, compact_revision, sequencer_epoch
+            """);
+        _setCompactRevision = SqliteCommands.Create(
+            connection,
+            "UPDATE meta SET compact_revision = @revision WHERE id = 1",
+            "@revision");
+        _purge = SqliteCommands.Create(
+            connection,
+            """
+            DELETE FROM kv_log WHERE rowid IN (
+                SELECT r.rowid FROM kv_log AS r
+                WHERE r.revision >= @from AND r.revision < @compact
+                AND (r.tombstone <> 0 OR EXISTS (
+                    SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision < @compact))
+                ORDER BY r.revision, r.sub
+                LIMIT @max)
+            RETURNING revision
+            """,
+            "@from",
+            "@compact",
+            "@max");
+        _claimRange = SqliteCommands.Create(
+            connection,
+            """
+            INSERT INTO range_owner (range_id, epoch) VALUES (@range, 1)
+            ON CONFLICT (range_id) DO UPDATE SET epoch = epoch + 1
+            RETURNING epoch
+            """,
+            "@range");
+    }
+
+    /// <summary>
+    /// Creates the file and its directory when missing, switches to WAL with full sync, applies the pending
+    /// migrations and prepares the write statements.
+    /// </summary>
+    public static SqliteLogWriter Open(string path)
+    {
+        var directory = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        var connection = SqliteCommands.OpenConnection(path, SqliteOpenMode.ReadWriteCreate);
+        try
+        {
+            using (var journalMode = connection.CreateCommand())
+            {
+                journalMode.CommandText = "PRAGMA journal_mode = WAL";
+                var mode = (string?)journalMode.ExecuteScalar();
+                if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new InvalidOperationException($"SQLite refused WAL journal mode for {path} (it is in {mode} mode).");
+                }
+            }
+            SqliteCommands.Execute(connection, "PRAGMA synchronous = FULL");
+            SqliteMigrations.Apply(connection);
+            return new SqliteLogWriter(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public StoreMetadata TakeEpoch()
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        _takeEpoch.Transaction = transaction;
+        StoreMetadata metadata;
+        using (var reader = _takeEpoch.ExecuteReader())
+        {
+            metadata = reader.Read()
+                ? new StoreMetadata(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2))
+                : throw new InvalidOperationException("The metadata row is missing.");
+        }
+        transaction.Commit();
+        return metadata;
+    }
+
+    /// <summary>
+    /// Moves the current revision under the epoch fence, then inserts the rows, all in one transaction that is
+    /// durable when this returns.
+    /// </summary>
+    public void Append(CommitBatch batch)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        _advance.Transaction = transaction;
+        _advance.Parameters[0].Value = batch.LastRevision;
+        _advance.Parameters[1].Value = batch.BatchId;
+        _advance.Parameters[2].Value = batch.Epoch;
+        _advance.Parameters[3].Value = batch.FirstRevision - 1;
+        if (_advance.ExecuteNonQuery() != 1)
+        {
+            var (current, _, epoch) = ReadMeta(transaction);
+            throw new StoreFencedException(
+                $"The append of revisions {batch.FirstRevision}..{batch.LastRevision} under epoch {batch.Epoch} was refused: the store is at revision {current} under epoch {epoch}.");
+        }
+        _inserter.Insert(batch.Rows);
+        transaction.Commit();
+    }
+
+    public KvStatus SetCompactRevision(long revision)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        var (current, compact, _) = ReadMeta(transaction);
+        if (revision <= compact)
+        {
+            return KvStatus.Compacted;
+        }
+        if (revision > current)
+        {
+            return KvStatus.FutureRevision;
+        }
+        _setCompactRevision.Transaction = transaction;
+        _setCompactRevision.Parameters[0].Value = revision;
+        _setCompactRevision.ExecuteNonQuery();
+        transaction.Commit();
+        return KvStatus.Ok;
+    }
+
+    /// <summary>
+    /// Deletes the oldest purgeable rows. Purging oldest first means a row is never deleted while an older row of
+    /// its key that depends on it being there (a tombstone or newer version hiding it) remains. Rows below the
+    /// cursor were already found needed for this compaction revision, so each batch starts where the last ended.
+    /// </summary>
+    public int Purge(int maxRows)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        var (_, compact, _) = ReadMeta(transaction);
+        if (compact != _purgeCompactRevision)
+        {
+            _purgeCompactRevision = compact;
+            _purgeFrom = 0;
+        }
+        if (_purgeFrom >= compact)
+        {
+            return 0;
+        }
+        _purge.Transaction = transaction;
+        _purge.Parameters[0].Value = _purgeFrom;
+        _purge.Parameters[1].Value = compact;
+        _purge.Parameters[2].Value = maxRows;
+        var removed = 0;
+        var lastRevision = 0L;
+        using (var reader = _purge.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                removed++;
+                lastRevision = Math.Max(lastRevision, reader.GetInt64(0));
+            }
+        }
+        transaction.Commit();
+        _purgeFrom = removed == maxRows ? lastRevision : compact;
+        return removed;
+    }
+
+    public long ClaimRange(string rangeId)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        _claimRange.Transaction = transaction;
+        _claimRange.Parameters[0].Value = rangeId;
+        var epoch = (long)_claimRange.ExecuteScalar()!;
+        transaction.Commit();
+        return epoch;
+    }
+
+    public void Dispose()
+    {
+        _inserter.Dispose();
+        _connection.Dispose();
+    }
+
+    private (long Current, long Compact, long Epoch) ReadMeta(SqliteTransaction transaction)
+    {
+        _readMeta.Transaction = transaction;
+        using var reader = _readMeta.ExecuteReader();
+        return reader.Read()
+            ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2))
+            : throw new InvalidOperationException("The metadata row is missing.");
+    }
+}

@@ -1,0 +1,61 @@
+using KubeBrain.Grains.Interfaces.Model;
+using KubeBrain.Grains.Storage;
+using Xunit;
+
+namespace KubeBrain.Tests.Storage;
+
+/// <summary>
+/// The conformance suite plus what a store that outlives its process must show: a new store on the same storage
+/// continues exactly where the disposed one stopped.
+/// </summary>
+public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformanceTests
+{
+    [Fact]
+    public async Task EverythingSurvivesReopening()
+    {
+        await WriteRandomHistoryAsync(seed: 21, revisions: 30);
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(12, None));
+        await PurgeAllAsync(maxRows: 4);
+        Assert.Equal(1, await Store.ClaimRangeAsync("/registry/pods/", None));
+        Assert.Equal(1, await Store.ClaimRangeAsync("/registry/leases/", None));
+        Assert.Equal(2, await Store.ClaimRangeAsync("/registry/pods/", None));
+        var before = await ReadEverythingFromAsync(12);
+        var epoch = Opened.Epoch;
+
+        var reopened = await ReopenAsync();
+
+        Assert.Equal(new StoreMetadata(Log.CurrentRevision, 12, epoch + 1), reopened);
+        Assert.Equal(before, await ReadEverythingFromAsync(12));
+        Assert.Equal(new[] { "/registry/leases/", "/registry/pods/" }, await Store.ListRangesAsync(None));
+        Assert.Equal(3, await Store.ClaimRangeAsync("/registry/pods/", None));
+        Assert.Equal(0, await Store.PurgeAsync(100, None));
+        Log.Revision().Put("/after", "reopen");
+        var batch = Log.TakeBatch(epoch);
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.AppendAsync(batch, None));
+        await Store.AppendAsync(batch with { Epoch = reopened.Epoch }, None);
+        await AssertReadMatchesModelAsync(new KeySpan([], []), Log.CurrentRevision);
+    }
+
+    [Fact]
+    public async Task EpochsKeepCountingAcrossReopening()
+    {
+        var first = Opened.Epoch;
+        await Store.OpenAsync(None);
+
+        Assert.Equal(first + 2, (await ReopenAsync()).Epoch);
+        Assert.Equal(first + 3, (await ReopenAsync()).Epoch);
+    }
+
+    [Fact]
+    public async Task AFencedAppendLeavesNothingBehindAfterReopening()
+    {
+        Log.Revision().Put("a", "1");
+        var batch = Log.TakeBatch(Opened.Epoch);
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.AppendAsync(batch with { Epoch = Opened.Epoch + 5 }, None));
+
+        var reopened = await ReopenAsync();
+
+        Assert.Equal(1, reopened.CurrentRevision);
+        Assert.Empty((await Store.ReadRevisionsAsync(0, 10, None)).Rows);
+    }
+}
