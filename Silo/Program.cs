@@ -1,0 +1,24 @@
+using KubeBrain.Silo;
+
+ServerOptions options;
+try
+{
+    if (args.Contains("--help") || args.Contains("-h"))
+    {
+        Console.WriteLine(ServerOptions.Usage);
+        return 0;
+    }
+    options = ServerOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"kubebrain: {e.Message}");
+    Console.Error.WriteLine("Run with --help for the list of flags.");
+    return 2;
+}
+
+var app = KubeBrainServer.Build(options);
+await app.StartAsync();
+Console.WriteLine($"KubeBrain '{options.Name}' serving etcd on {string.Join(", ", options.ListenClientUrls)} ({options.Storage}{(options.Storage == StorageKind.Sqlite ? $" in {Path.GetFullPath(options.EffectiveDataDir)}" : "")})");
+await app.WaitForShutdownAsync();
+return 0;

@@ -1,0 +1,64 @@
+using Grpc.Net.Client;
+using KubeBrain.Silo;
+using Microsoft.AspNetCore.Builder;
+using Rpc = KubeBrain.Protos.Etcdserverpb;
+
+namespace KubeBrain.Tests.Infrastructure;
+
+/// <summary>A KubeBrain server started in the test process on free loopback ports, with a gRPC channel to it.</summary>
+public sealed class KubeBrainInstance : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string? _ownedDataDir;
+
+    private KubeBrainInstance(WebApplication app, ServerOptions options, string? ownedDataDir)
+    {
+        _app = app;
+        _ownedDataDir = ownedDataDir;
+        Options = options;
+        Endpoint = options.ListenClientUrls[0].GetLeftPart(UriPartial.Authority);
+        Channel = GrpcChannel.ForAddress(Endpoint, new GrpcChannelOptions { MaxReceiveMessageSize = null, MaxSendMessageSize = null });
+        Kv = new Rpc.KV.KVClient(Channel);
+    }
+
+    public ServerOptions Options { get; }
+
+    /// <summary>The client URL, http://127.0.0.1:port.</summary>
+    public string Endpoint { get; }
+
+    /// <summary>host:port, as etcdctl takes it.</summary>
+    public string HostPort => Endpoint["http://".Length..];
+
+    public GrpcChannel Channel { get; }
+
+    public Rpc.KV.KVClient Kv { get; }
+
+    /// <summary>Starts a server; with no data directory a SQLite store gets a fresh temporary one.</summary>
+    public static async Task<KubeBrainInstance> StartAsync(StorageKind storage = StorageKind.Memory, string? dataDir = null, Func<ServerOptions, ServerOptions>? configure = null)
+    {
+        var owned = storage == StorageKind.Sqlite && dataDir is null ? Directory.CreateTempSubdirectory("kubebrain-test-").FullName : null;
+        var options = new ServerOptions
+        {
+            ListenClientUrls = [new Uri($"http://127.0.0.1:{FreePort.Next()}")],
+            Storage = storage,
+            DataDir = dataDir ?? owned,
+            SiloPort = FreePort.Next(),
+            GatewayPort = FreePort.Next(),
+        };
+        options = configure?.Invoke(options) ?? options;
+        var app = KubeBrainServer.Build(options);
+        await app.StartAsync();
+        return new KubeBrainInstance(app, options, owned);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        if (_ownedDataDir is not null)
+        {
+            Directory.Delete(_ownedDataDir, recursive: true);
+        }
+    }
+}
