@@ -40,6 +40,10 @@ internal sealed class KvBackend(IGrainFactory grains)
         var parts = await Task.WhenAll(KeyRouter.RangesFor(query.Span, directory.RangeIds)
             .Select(id => grains.GetGrain<IKeyRangeGrain>(id).RangeAsync(perRange, at)));
         var merged = parts.Select(Check).SelectMany(p => p.Kvs).OrderBy(kv => kv.Key, ByteOrder.Instance).ToList();
+        if (perRange.Limit > 0 && merged.Count > perRange.Limit)
+        {
+            merged.RemoveRange((int)perRange.Limit, merged.Count - (int)perRange.Limit);
+        }
         return (RangeShaping.Shape(query, merged, parts.Sum(p => p.Count)), barrier.Revision);
     }
 

@@ -86,7 +86,7 @@ internal static class RequestChecks
                     CheckTxnShape(op.RequestTxn, maxTxnOps - ops);
                     break;
                 default:
-                    throw EtcdErrors.Unsupported("an empty RequestOp");
+                    throw EtcdErrors.KeyNotFound;
             }
         }
     }

@@ -47,19 +47,26 @@ internal static class ProtoMapping
         [.. request.Success.Select(ToOp)],
         [.. request.Failure.Select(ToOp)]);
 
-    private static Compare ToCompare(Rpc.Compare compare) => new(
-        ToSpan(compare.Key, compare.RangeEnd),
-        (CompareTarget)compare.Target,
-        (CompareResult)compare.Result,
-        compare.TargetUnionCase switch
+    /// <summary>
+    /// A compare's operand is the <c>target_union</c> member of its own target; any other member (or none)
+    /// compares as zero, or as the empty value, as etcd compares.
+    /// </summary>
+    private static Compare ToCompare(Rpc.Compare compare)
+    {
+        var target = (CompareTarget)compare.Target;
+        var number = (target, compare.TargetUnionCase) switch
         {
-            Rpc.Compare.TargetUnionOneofCase.Version => compare.Version,
-            Rpc.Compare.TargetUnionOneofCase.CreateRevision => compare.CreateRevision,
-            Rpc.Compare.TargetUnionOneofCase.ModRevision => compare.ModRevision,
-            Rpc.Compare.TargetUnionOneofCase.Lease => compare.Lease,
+            (CompareTarget.Version, Rpc.Compare.TargetUnionOneofCase.Version) => compare.Version,
+            (CompareTarget.Create, Rpc.Compare.TargetUnionOneofCase.CreateRevision) => compare.CreateRevision,
+            (CompareTarget.Mod, Rpc.Compare.TargetUnionOneofCase.ModRevision) => compare.ModRevision,
+            (CompareTarget.Lease, Rpc.Compare.TargetUnionOneofCase.Lease) => compare.Lease,
             _ => 0,
-        },
-        compare.TargetUnionCase == Rpc.Compare.TargetUnionOneofCase.Value ? compare.Value.ToByteArray() : []);
+        };
+        var value = target == CompareTarget.Value && compare.TargetUnionCase == Rpc.Compare.TargetUnionOneofCase.Value
+            ? compare.Value.ToByteArray()
+            : [];
+        return new Compare(ToSpan(compare.Key, compare.RangeEnd), target, (CompareResult)compare.Result, number, value);
+    }
 
     private static TxnOp ToOp(Rpc.RequestOp op) => op.RequestCase switch
     {
@@ -67,7 +74,7 @@ internal static class ProtoMapping
         Rpc.RequestOp.RequestOneofCase.RequestPut => ToOp(op.RequestPut),
         Rpc.RequestOp.RequestOneofCase.RequestDeleteRange => ToOp(op.RequestDeleteRange),
         Rpc.RequestOp.RequestOneofCase.RequestTxn => new NestedTxnOp(ToTxn(op.RequestTxn)),
-        _ => throw EtcdErrors.Unsupported("an empty RequestOp"),
+        _ => throw EtcdErrors.KeyNotFound,
     };
 
     public static Mvccpb.KeyValue ToProto(KeyValue kv) => new()
@@ -104,15 +111,15 @@ internal static class ProtoMapping
     }
 
     /// <summary>
-    /// A transaction response. As etcd does, every nested response carries a header holding only the
-    /// transaction's revision.
+    /// A transaction response. As etcd does, every nested response carries a header holding only the revision
+    /// the operation saw (empty for a nested transaction).
     /// </summary>
     public static Rpc.TxnResponse ToProto(TxnResult result, Rpc.ResponseHeader header)
     {
         var response = new Rpc.TxnResponse { Header = header, Succeeded = result.Succeeded };
         foreach (var op in result.Responses)
         {
-            var inner = new Rpc.ResponseHeader { Revision = result.Revision };
+            var inner = new Rpc.ResponseHeader { Revision = op.HeaderRevision };
             response.Responses.Add(op switch
             {
                 RangeOpResult range => new Rpc.ResponseOp { ResponseRange = ToProto(range.Range, inner) },

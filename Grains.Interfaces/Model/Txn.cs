@@ -70,9 +70,17 @@ public sealed record TxnRequest(
     [property: Id(1)] IReadOnlyList<TxnOp> Success,
     [property: Id(2)] IReadOnlyList<TxnOp> Failure);
 
-/// <summary>The result of one operation; its type mirrors the operation's.</summary>
+/// <summary>
+/// The result of one operation; its type mirrors the operation's. <see cref="HeaderRevision"/> is the revision
+/// etcd reports in the operation's own header: the store's revision as the operation saw it (the revision before
+/// the transaction until its first write, the transaction's revision from then on), and 0 for a nested
+/// transaction, whose header etcd leaves empty.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("kb.OpResult")]
-public abstract record OpResult;
+public abstract record OpResult
+{
+    [Id(0)] public long HeaderRevision { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("kb.RangeOpResult")]
 public sealed record RangeOpResult([property: Id(0)] RangeResult Range) : OpResult;

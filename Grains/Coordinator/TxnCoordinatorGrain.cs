@@ -45,7 +45,7 @@ internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
                 if (evaluation.Writes.Count == 0)
                 {
                     var barrier = await Sequencer.BarrierAsync();
-                    return evaluation.Result.ToResult(barrier.Revision);
+                    return evaluation.Result.ToResult(barrier.Revision, wrote: false);
                 }
                 var writes = evaluation.Writes.ConvertAll(ToWrite);
                 var submitted = await Sequencer.SubmitAsync(new Submission(GroupRangeId, 0, [new RevisionWrites(writes)], directory.Version));
@@ -64,7 +64,7 @@ internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
                     await locked[i].ApplyGroupAsync(groupId, revision, writes.FindAll(w => w.RangeId == rangeId));
                     locked.RemoveAt(i);
                 }
-                return evaluation.Result.ToResult(revision);
+                return evaluation.Result.ToResult(revision, wrote: true);
             }
             finally
             {
@@ -99,7 +99,7 @@ internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
         {
             return TxnResult.Failed(KvStatus.KeyNotFound);
         }
-        return evaluation.Result.ToResult(revision);
+        return evaluation.Result.ToResult(revision, wrote: false);
     }
 
     private static List<string> RangesFor(List<KeySpan> spans, IReadOnlyList<string> rangeIds) =>

@@ -78,7 +78,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
             switch (outcome.Status)
             {
                 case SubmitStatus.Committed:
-                    return evaluation.Result.ToResult(outcome.Revision);
+                    return evaluation.Result.ToResult(outcome.Revision, wrote: true);
                 case SubmitStatus.LeaseNotFound:
                     return TxnResult.Failed(KvStatus.LeaseNotFound);
                 case SubmitStatus.Retry when outcome.Failure is not null:
@@ -149,7 +149,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
         {
             return TxnResult.Failed(KvStatus.KeyNotFound);
         }
-        return evaluation.Writes.Count == 0 ? evaluation.Result.ToResult(revision) : null;
+        return evaluation.Writes.Count == 0 ? evaluation.Result.ToResult(revision, wrote: false) : null;
     }
 
     /// <summary>

@@ -112,14 +112,15 @@ internal static class TxnEvaluator
         var results = new List<PendingOp>(ops.Count);
         foreach (var op in ops)
         {
-            results.Add(op switch
+            PendingOp result = op switch
             {
                 RangeOp range => Range(range.Query, view),
                 PutOp put => Put(put, view, writes),
                 DeleteOp delete => Delete(delete, view, writes),
                 NestedTxnOp nested => Run(nested.Txn, view, writes, path, ref pathIndex),
                 _ => throw new ArgumentException($"unknown transaction operation {op.GetType().Name}"),
-            });
+            };
+            results.Add(result with { AfterWrite = writes.Count > 0 });
         }
         return new PendingTxn(succeeded, results);
     }
@@ -178,35 +179,49 @@ internal sealed record Evaluation(PendingTxn Result, List<KeyVersion> Writes)
     public bool KeyMissing => Result.KeyMissing;
 }
 
-/// <summary>An operation result whose versions may still await their revisions.</summary>
+/// <summary>
+/// An operation result whose versions may still await their revisions. <see cref="AfterWrite"/> records whether
+/// the transaction had written when the operation ran, which decides the revision in its header.
+/// </summary>
 internal abstract record PendingOp
 {
+    public bool AfterWrite { get; init; }
+
     public abstract bool KeyMissing { get; }
 
-    public abstract OpResult Materialize(long revision);
+    /// <summary>The final result, once the transaction has its <paramref name="revision"/>.</summary>
+    /// <param name="revision">The transaction's revision (the read revision when it wrote nothing).</param>
+    /// <param name="before">The store's revision before the transaction.</param>
+    public OpResult Materialize(long revision, long before) =>
+        Build(revision, before) with { HeaderRevision = !HasHeader ? 0 : AfterWrite ? revision : before };
+
+    /// <summary>False for a nested transaction: etcd leaves its header empty.</summary>
+    protected virtual bool HasHeader => true;
+
+    protected abstract OpResult Build(long revision, long before);
 }
 
 internal sealed record PendingRange(RangeQuery Query, List<KeyVersion> Versions, long Count) : PendingOp
 {
     public override bool KeyMissing => false;
 
-    public override OpResult Materialize(long revision) => new RangeOpResult(Shape());
-
     public RangeResult Shape() => RangeShaping.Shape(Query, Versions.ConvertAll(v => v.ToKeyValue()), Count);
+
+    protected override OpResult Build(long revision, long before) => new RangeOpResult(Shape());
 }
 
 internal sealed record PendingPut(KeyVersion? Prev, bool PrevKv, bool KeyMissing) : PendingOp
 {
     public override bool KeyMissing { get; } = KeyMissing;
 
-    public override OpResult Materialize(long revision) => new PutOpResult(PrevKv ? Prev?.ToKeyValue() : null);
+    protected override OpResult Build(long revision, long before) => new PutOpResult(PrevKv ? Prev?.ToKeyValue() : null);
 }
 
 internal sealed record PendingDelete(List<KeyVersion> Deleted, bool PrevKv) : PendingOp
 {
     public override bool KeyMissing => false;
 
-    public override OpResult Materialize(long revision) =>
+    protected override OpResult Build(long revision, long before) =>
         new DeleteOpResult(Deleted.Count, PrevKv ? Deleted.ConvertAll(v => v.ToKeyValue()) : []);
 }
 
@@ -214,8 +229,13 @@ internal sealed record PendingTxn(bool Succeeded, List<PendingOp> Ops) : Pending
 {
     public override bool KeyMissing => Ops.Exists(op => op.KeyMissing);
 
-    public override OpResult Materialize(long revision) => new NestedTxnOpResult(ToResult(revision));
+    /// <summary>The top-level result: <paramref name="wrote"/> says whether <paramref name="revision"/> is the transaction's own.</summary>
+    public TxnResult ToResult(long revision, bool wrote) => Result(revision, wrote ? revision - 1 : revision);
 
-    public TxnResult ToResult(long revision) =>
-        new(KvStatus.Ok, Succeeded, Ops.ConvertAll(op => op.Materialize(revision)), revision);
+    protected override bool HasHeader => false;
+
+    protected override OpResult Build(long revision, long before) => new NestedTxnOpResult(Result(revision, before));
+
+    private TxnResult Result(long revision, long before) =>
+        new(KvStatus.Ok, Succeeded, Ops.ConvertAll(op => op.Materialize(revision, before)), revision);
 }
