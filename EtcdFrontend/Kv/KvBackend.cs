@@ -39,7 +39,7 @@ internal sealed class KvBackend(IGrainFactory grains)
         };
         var parts = await Task.WhenAll(KeyRouter.RangesFor(query.Span, directory.RangeIds)
             .Select(id => grains.GetGrain<IKeyRangeGrain>(id).RangeAsync(perRange, at)));
-        var merged = parts.Select(Check).SelectMany(p => p.Kvs).OrderBy(kv => kv.Key, ByteOrder.Instance).ToList();
+        var merged = parts.Select(Check).SelectMany(p => p.Kvs).OrderBy(kv => kv.Key, ByteKeyComparer.Instance).ToList();
         if (perRange.Limit > 0 && merged.Count > perRange.Limit)
         {
             merged.RemoveRange((int)perRange.Limit, merged.Count - (int)perRange.Limit);
@@ -110,12 +110,5 @@ internal sealed class KvBackend(IGrainFactory grains)
             _directory = directory;
         }
         return directory;
-    }
-
-    private sealed class ByteOrder : IComparer<byte[]>
-    {
-        public static readonly ByteOrder Instance = new();
-
-        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
     }
 }

@@ -1,7 +1,7 @@
-namespace KubeBrain.Grains.Mvcc;
+namespace KubeBrain.Grains.Interfaces.Model;
 
 /// <summary>Orders and hashes keys as unsigned byte strings, as etcd does.</summary>
-internal sealed class ByteKeyComparer : IComparer<byte[]>, IEqualityComparer<byte[]>
+public sealed class ByteKeyComparer : IComparer<byte[]>, IEqualityComparer<byte[]>
 {
     public static readonly ByteKeyComparer Instance = new();
 
