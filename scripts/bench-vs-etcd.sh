@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench-vs-etcd.sh — etcd's own benchmark tool against KubeBrain (SQLite default, durable) and a real etcd,
+# both fresh, on this machine, in one run; prints a table of requests/s with the ratio KubeBrain/etcd.
+#
+#   BENCH=/path/to/etcd-benchmark ./scripts/bench-vs-etcd.sh
+#
+# BENCH is etcd's tools/benchmark binary (built from etcd's source: `go build ./tools/benchmark`).
+# Needs etcd on PATH (Debian: apt-get install -y etcd-server etcd-client). Optional: TOTAL (20000),
+# CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${BENCH:?set BENCH to the etcd benchmark binary}"
+TOTAL=${TOTAL:-20000}
+CONNS=${CONNS:-10}
+CLIENTS=${CLIENTS:-100}
+ROUNDS=${ROUNDS:-1}
+command -v etcd >/dev/null || { echo "etcd is not on PATH" >&2; exit 1; }
+
+free_port() { # a loopback port nothing listens on
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+work=$(mktemp -d /tmp/kubebrain-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+dotnet build Silo -c Release -v quiet -nologo >/dev/null
+kb_port=$(free_port)
+dotnet Silo/bin/Release/net10.0/kubebrain.dll --listen-client-urls "http://127.0.0.1:$kb_port" --data-dir "$work/kubebrain" \
+  --silo-port "$(free_port)" --gateway-port "$(free_port)" >"$work/kubebrain.log" 2>&1 &
+pids+=($!)
+etcd_port=$(free_port)
+peer_port=$(free_port)
+etcd --name bench --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
+  --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
+  --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" --initial-cluster "bench=http://127.0.0.1:$peer_port" \
+  >"$work/etcd.log" 2>&1 &
+pids+=($!)
+for ep in "127.0.0.1:$kb_port" "127.0.0.1:$etcd_port"; do
+  for _ in $(seq 1 300); do
+    ETCDCTL_API=3 etcdctl --endpoints="$ep" --dial-timeout=1s put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+done
+
+rate() { # endpoint, workload args... → requests/s
+  "$BENCH" --endpoints="$1" --conns="$CONNS" --clients="$CLIENTS" "${@:2}" 2>&1 | tr '\r' '\n' | sed -n 's/.*Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' | tail -n 1
+}
+
+workloads=(
+  "put (one key)|put --key-size=8 --sequential-keys --total=$TOTAL --val-size=256"
+  "put ($TOTAL keys)|put --key-size=8 --sequential-keys --key-space-size=$TOTAL --total=$TOTAL --val-size=256"
+  "range, linearizable|range bench-range-key --consistency=l --total=$((TOTAL * 5))"
+  "range, serializable|range bench-range-key --consistency=s --total=$((TOTAL * 5))"
+  "txn-put|txn-put --key-size=8 --val-size=256 --key-space-size=$TOTAL --total=$TOTAL"
+  "stm (2 keys per txn)|stm --isolation=r --keys=1000 --keys-per-txn=2 --total=$((TOTAL / 4)) --val-size=256"
+)
+echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd |"
+echo "|---|---:|---:|---:|"
+for w in "${workloads[@]}"; do
+  name=${w%%|*}
+  read -r -a args <<<"${w#*|}"
+  kb=(); et=()
+  for _ in $(seq 1 "$ROUNDS"); do
+    kb+=("$(rate "127.0.0.1:$kb_port" "${args[@]}")")
+    et+=("$(rate "127.0.0.1:$etcd_port" "${args[@]}")")
+  done
+  awk -v name="$name" -v kb="${kb[*]}" -v et="${et[*]}" 'BEGIN {
+    n = split(kb, k, " "); split(et, e, " ");
+    for (i = 1; i <= n; i++) { ks += k[i]; es += e[i] }
+    printf "| %s | %.0f | %.0f | %.2f× |\n", name, ks / n, es / n, ks / es }'
+done
