@@ -24,6 +24,9 @@ public sealed class EtcdFrontendOptions
     /// <summary>The most operations one transaction branch may hold.</summary>
     public int MaxTxnOps { get; set; } = DefaultMaxTxnOps;
 
+    /// <summary>How often idle synced watchers that asked for progress_notify get a progress response (etcd: 10 min).</summary>
+    public TimeSpan WatchProgressNotifyInterval { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The etcd version reported by Maintenance.Status (the apiserver gates features on it).</summary>
     public string EmulatedEtcdVersion { get; set; } = "3.6.0";
 }

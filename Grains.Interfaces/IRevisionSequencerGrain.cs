@@ -33,6 +33,14 @@ public interface IRevisionSequencerGrain : IGrainWithIntegerKey
     [Alias("Compact")]
     Task<KvStatus> CompactAsync(long revision, bool physical);
 
+    /// <summary>
+    /// The watch feed: every committed revision from <paramref name="fromRevision"/> on, whole and in order,
+    /// without end (it waits for new commits). Older revisions come from the store; a start below the
+    /// compaction revision yields <see cref="FeedItem.Compacted"/> and ends.
+    /// </summary>
+    [Alias("Feed")]
+    IAsyncEnumerable<FeedItem> FeedAsync(long fromRevision, CancellationToken cancellationToken = default);
+
     /// <summary>Revision, compaction revision and database size.</summary>
     [Alias("Status")]
     Task<StoreStatus> StatusAsync();

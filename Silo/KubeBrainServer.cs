@@ -51,6 +51,7 @@ public static class KubeBrainServer
             o.MaxRequestBytes = options.MaxRequestBytes;
             o.MaxTxnOps = options.MaxTxnOps;
             o.EmulatedEtcdVersion = options.EmulatedEtcdVersion;
+            o.WatchProgressNotifyInterval = options.WatchProgressNotifyInterval;
         });
         var app = builder.Build();
         app.MapEtcdFrontend();

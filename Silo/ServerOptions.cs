@@ -29,6 +29,8 @@ public sealed record ServerOptions
 
     public string EmulatedEtcdVersion { get; init; } = "3.6.0";
 
+    public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
+
     public int SiloPort { get; init; } = 11111;
 
     public int GatewayPort { get; init; } = 30000;
@@ -52,6 +54,8 @@ public sealed record ServerOptions
           --max-request-bytes N              largest write request in bytes        [1572864]
           --max-txn-ops N                    most operations per txn branch        [128]
           --emulated-etcd-version X.Y.Z      version reported by Status            [3.6.0]
+          --experimental-watch-progress-notify-interval DURATION
+                                             progress_notify period, e.g. 10m, 5s  [10m]
           --silo-port N                      Orleans silo-to-silo port             [11111]
           --gateway-port N                   Orleans client gateway port           [30000]
           --help                             print this text
@@ -92,6 +96,7 @@ public sealed record ServerOptions
                 "--max-request-bytes" => options with { MaxRequestBytes = Positive(name, Value()) },
                 "--max-txn-ops" => options with { MaxTxnOps = Positive(name, Value()) },
                 "--emulated-etcd-version" => options with { EmulatedEtcdVersion = Version(name, Value()) },
+                "--experimental-watch-progress-notify-interval" => options with { WatchProgressNotifyInterval = Duration(name, Value()) },
                 "--silo-port" => options with { SiloPort = Port(name, Value()) },
                 "--gateway-port" => options with { GatewayPort = Port(name, Value()) },
                 _ => throw new ArgumentException($"unknown flag {name}"),
@@ -133,6 +138,40 @@ public sealed record ServerOptions
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is > 0 and < 65536
             ? n
             : throw new ArgumentException($"{flag}: '{value}' is not a port number");
+
+    /// <summary>A Go-style duration: one or more number-unit pairs with units h, m, s, ms (e.g. 10m, 1m30s, 500ms).</summary>
+    private static TimeSpan Duration(string flag, string value)
+    {
+        var total = TimeSpan.Zero;
+        var rest = value.AsSpan();
+        while (!rest.IsEmpty)
+        {
+            var digits = 0;
+            while (digits < rest.Length && char.IsAsciiDigit(rest[digits]))
+            {
+                digits++;
+            }
+            var unit = digits;
+            while (unit < rest.Length && char.IsAsciiLetter(rest[unit]))
+            {
+                unit++;
+            }
+            if (digits == 0 || !long.TryParse(rest[..digits], NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
+            {
+                throw new ArgumentException($"{flag}: '{value}' is not a duration like 10m or 500ms");
+            }
+            total += rest[digits..unit] switch
+            {
+                "h" => TimeSpan.FromHours(amount),
+                "m" => TimeSpan.FromMinutes(amount),
+                "s" => TimeSpan.FromSeconds(amount),
+                "ms" => TimeSpan.FromMilliseconds(amount),
+                _ => throw new ArgumentException($"{flag}: '{value}' is not a duration like 10m or 500ms"),
+            };
+            rest = rest[unit..];
+        }
+        return total > TimeSpan.Zero ? total : throw new ArgumentException($"{flag}: '{value}' is not a positive duration");
+    }
 
     private static string Version(string flag, string value)
     {

@@ -2,6 +2,7 @@ using KubeBrain.EtcdFrontend.Cluster;
 using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
 using KubeBrain.EtcdFrontend.Maintenance;
+using KubeBrain.EtcdFrontend.Watch;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,13 +28,15 @@ public static class EtcdFrontendExtensions
         services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
         services.AddSingleton<KvBackend>();
         services.AddSingleton<ResponseHeaders>();
+        services.AddSingleton<WatchHub>();
         return services;
     }
 
-    /// <summary>Maps KV, Maintenance, Cluster and grpc.health.v1.</summary>
+    /// <summary>Maps KV, Watch, Maintenance, Cluster and grpc.health.v1.</summary>
     public static IEndpointRouteBuilder MapEtcdFrontend(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<KvService>();
+        endpoints.MapGrpcService<WatchService>();
         endpoints.MapGrpcService<MaintenanceService>();
         endpoints.MapGrpcService<ClusterService>();
         endpoints.MapGrpcHealthChecksService();

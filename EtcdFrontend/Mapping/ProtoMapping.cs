@@ -26,6 +26,10 @@ internal static class ProtoMapping
         return new KeySpan(key.ToByteArray(), rangeEnd.ToByteArray());
     }
 
+    /// <summary>A watch's keys: as <see cref="ToSpan"/>, with an empty key standing for "\0", the smallest key.</summary>
+    public static KeySpan ToWatchSpan(ByteString key, ByteString rangeEnd) =>
+        ToSpan(key.IsEmpty ? ByteString.CopyFrom(0) : key, rangeEnd);
+
     public static RangeQuery ToQuery(Rpc.RangeRequest request) =>
         new(ToSpan(request.Key, request.RangeEnd), request.Revision, request.Limit, request.KeysOnly, request.CountOnly)
         {
@@ -85,6 +89,14 @@ internal static class ProtoMapping
         Version = kv.Version,
         Value = UnsafeByteOperations.UnsafeWrap(kv.Value),
         Lease = kv.Lease,
+    };
+
+    /// <summary>A watch event; <c>prev_kv</c> only when the watcher asked for it.</summary>
+    public static Mvccpb.Event ToProto(WatchEvent e, bool withPrevKv) => new()
+    {
+        Type = e.IsDelete ? Mvccpb.Event.Types.EventType.Delete : Mvccpb.Event.Types.EventType.Put,
+        Kv = ToProto(e.Kv),
+        PrevKv = withPrevKv && e.Prev is { } prev ? ToProto(prev) : null,
     };
 
     public static Rpc.RangeResponse ToProto(RangeResult result, Rpc.ResponseHeader header)

@@ -3,6 +3,9 @@ namespace KubeBrain.Grains.Interfaces.Model;
 /// <summary>
 /// One key written by a revision, as submitted to the sequencer. A create, previous or own revision that is not
 /// known yet is named by <c>…Ref</c>: the index of the submitted revision (in the same submission) that wrote it.
+/// For a tombstone, the create revision is that of the generation it ends (stored rows keep 0). The version it
+/// replaces (the watch event's <c>prev_kv</c>) is <see cref="PrevRevision"/> with <see cref="PrevVersion"/>,
+/// <see cref="PrevValue"/> and <see cref="PrevLease"/>; <see cref="PrevVersion"/> 0 means the key was absent.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kb.KeyWrite")]
 public sealed record KeyWrite(
@@ -15,7 +18,10 @@ public sealed record KeyWrite(
     [property: Id(6)] int CreateRef,
     [property: Id(7)] long PrevRevision,
     [property: Id(8)] int PrevRef,
-    [property: Id(9)] string RangeId);
+    [property: Id(9)] string RangeId,
+    [property: Id(10)] long PrevVersion,
+    [property: Id(11)] byte[] PrevValue,
+    [property: Id(12)] long PrevLease);
 
 /// <summary>The writes of one revision to be: one write request.</summary>
 [GenerateSerializer, Immutable, Alias("kb.RevisionWrites")]

@@ -105,15 +105,6 @@ internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
     private static List<string> RangesFor(List<KeySpan> spans, IReadOnlyList<string> rangeIds) =>
         [.. spans.SelectMany(s => KeyRouter.RangesFor(s, rangeIds)).Distinct().Order(StringComparer.Ordinal)];
 
-    private static KeyWrite ToWrite(KeyVersion version) => new(
-        version.Key,
-        version.Value,
-        version.Lease,
-        version.Version,
-        version.Tombstone,
-        version.CreateRevision,
-        version.PendingCreator is null ? -1 : 0,
-        version.PrevRevision,
-        -1,
-        KeyRouter.RangeOf(version.Key));
+    private static KeyWrite ToWrite(KeyVersion version) =>
+        version.ToWrite(version.PendingCreator is null ? -1 : 0, -1, KeyRouter.RangeOf(version.Key));
 }

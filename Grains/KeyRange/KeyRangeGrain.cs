@@ -313,9 +313,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
                 itemOf[version] = i;
                 var createRef = version.PendingCreator is { } creator ? itemOf[creator] : -1;
                 var prevRef = version.PendingPrev is { } prev ? itemOf[prev] : -1;
-                writes.Add(new KeyWrite(
-                    version.Key, version.Value, version.Lease, version.Version, version.Tombstone,
-                    version.CreateRevision, createRef, version.PrevRevision, prevRef, _rangeId));
+                writes.Add(version.ToWrite(createRef, prevRef, _rangeId));
             }
             revisions.Add(new RevisionWrites(writes));
         }

@@ -84,8 +84,12 @@ internal sealed class KeyVersion
         return version;
     }
 
-    /// <summary>A pending tombstone ending the generation of the live version <paramref name="prev"/>.</summary>
-    public static KeyVersion NewTombstone(KeyVersion prev) => new(prev.Key, [], 0, 0, true) { _prev = prev };
+    /// <summary>
+    /// A pending tombstone ending the generation of the live version <paramref name="prev"/>; it remembers the
+    /// generation's create revision for the DELETE event's <c>prev_kv</c>.
+    /// </summary>
+    public static KeyVersion NewTombstone(KeyVersion prev) =>
+        new(prev.Key, [], 0, 0, true) { _prev = prev, _creator = prev._creator, _createRevision = prev._createRevision };
 
     /// <summary>Replaces references to committed versions by their revisions, releasing them.</summary>
     public void Settle()
@@ -101,6 +105,15 @@ internal sealed class KeyVersion
             _prev = null;
         }
     }
+
+    /// <summary>
+    /// The write as the sequencer takes it, before this version commits: <paramref name="createRef"/> and
+    /// <paramref name="prevRef"/> name pending create and previous versions by their revision's index in the
+    /// submission (−1 when the revision is known).
+    /// </summary>
+    public KeyWrite ToWrite(int createRef, int prevRef, string rangeId) => new(
+        Key, Value, Lease, Version, Tombstone, CreateRevision, createRef, PrevRevision, prevRef, rangeId,
+        _prev?.Version ?? 0, _prev?.Value ?? [], _prev?.Lease ?? 0);
 
     /// <summary>The etcd key-value of this (committed, live) version.</summary>
     public KeyValue ToKeyValue() => new(Key, CreateRevision, Revision, Version, Value, Lease);

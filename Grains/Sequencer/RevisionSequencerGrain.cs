@@ -12,6 +12,9 @@ namespace KubeBrain.Grains.Sequencer;
 /// transaction and only then acknowledges them and advances the committed revision. A revision is assigned
 /// only to a write that commits, so revisions stay dense (I1), and nothing is acknowledged before it and every
 /// lower revision are durable (I2).
+/// <para>
+/// Committed revisions are also published, whole and in order, to the watch feed (see the Feed part).
+/// </para>
 /// </summary>
 [Reentrant]
 internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<RevisionSequencerGrain> logger)
@@ -37,6 +40,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         _compact = metadata.CompactRevision;
         _epoch = metadata.Epoch;
         _directory = new RangeDirectory(1, await store.ListRangesAsync(cancellationToken));
+        StartFeedAt(_current + 1);
         LogActivated(_epoch, _current, _compact);
         if (_compact > 0)
         {
@@ -118,11 +122,12 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
             taken.Add(queued);
         }
         var rows = new List<StoredRow>();
+        var feed = new List<FeedItem>();
         var answers = new List<SubmitResult>(taken.Count);
         var next = _current + 1;
         foreach (var (submission, _) in taken)
         {
-            answers.Add(Assign(submission, ref next, rows));
+            answers.Add(Assign(submission, ref next, rows, feed));
         }
         if (rows.Count > 0)
         {
@@ -144,6 +149,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
                 return;
             }
             _current = next - 1;
+            Publish(feed);
         }
         for (var i = 0; i < taken.Count; i++)
         {
@@ -155,7 +161,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     /// Gives the submission's revisions their numbers from <paramref name="next"/> on, up to the first one that
     /// cannot commit; that one is refused and the ones after it must be evaluated again.
     /// </summary>
-    private SubmitResult Assign(Submission submission, ref long next, List<StoredRow> rows)
+    private SubmitResult Assign(Submission submission, ref long next, List<StoredRow> rows, List<FeedItem> feed)
     {
         var statuses = new SubmitStatus[submission.Revisions.Count];
         var first = next;
@@ -180,22 +186,20 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
                 continue;
             }
             var revision = next++;
+            var events = new WatchEvent[writes.Count];
             for (var sub = 0; sub < writes.Count; sub++)
             {
                 var w = writes[sub];
+                var create = w.CreateRef >= 0 ? first + w.CreateRef : w.CreateRevision;
+                var prev = w.PrevRef >= 0 ? first + w.PrevRef : w.PrevRevision;
                 rows.Add(new StoredRow(
-                    revision,
-                    sub,
-                    w.Key,
-                    w.Tombstone ? 0 : w.CreateRef >= 0 ? first + w.CreateRef : w.CreateRevision,
-                    w.Version,
-                    w.Lease,
-                    w.Value,
+                    revision, sub, w.Key, w.Tombstone ? 0 : create, w.Version, w.Lease, w.Value, w.Tombstone, prev, w.RangeId, submission.RangeEpoch));
+                events[sub] = new WatchEvent(
                     w.Tombstone,
-                    w.PrevRef >= 0 ? first + w.PrevRef : w.PrevRevision,
-                    w.RangeId,
-                    submission.RangeEpoch));
+                    w.Tombstone ? new KeyValue(w.Key, 0, revision, 0, [], 0) : new KeyValue(w.Key, create, revision, w.Version, w.Value, w.Lease),
+                    w.PrevVersion == 0 ? null : new KeyValue(w.Key, create, prev, w.PrevVersion, w.PrevValue, w.PrevLease));
             }
+            feed.Add(new FeedItem(revision, events, 0));
             statuses[i] = SubmitStatus.Committed;
         }
         return new SubmitResult(first, statuses, _compact);

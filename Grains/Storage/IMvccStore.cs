@@ -55,7 +55,7 @@ public interface IMvccStore : IAsyncDisposable
     Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Reads whole revisions from <paramref name="fromRevision"/> up, at most <paramref name="maxRevisions"/> of
+    /// Reads whole revisions from <paramref name="fromRevision"/> up, each row with the version it replaced, at most <paramref name="maxRevisions"/> of
     /// them and none above the current revision, each with its rows in sub order (no rows when
     /// <paramref name="fromRevision"/> is above the current revision). Answers <see cref="KvStatus.Compacted"/> when
     /// <paramref name="fromRevision"/> is below the compaction revision (read in the same snapshot).
@@ -121,8 +121,12 @@ public sealed record StoredRow(
 /// </summary>
 public sealed record CommitBatch(long Epoch, long BatchId, long FirstRevision, long LastRevision, IReadOnlyList<StoredRow> Rows);
 
-/// <summary>Whole revisions read back from the log, ascending.</summary>
-public sealed record RevisionsResult(KvStatus Status, long CompactRevision, IReadOnlyList<StoredRow> Rows);
+/// <summary>
+/// Whole revisions read back from the log, ascending. <see cref="Prevs"/> runs parallel to <see cref="Rows"/>:
+/// the version each row replaced (its <see cref="StoredRow.PrevRevision"/>), null when the key was absent — the
+/// watch event's <c>prev_kv</c>. It is read even when that version is below the compaction revision.
+/// </summary>
+public sealed record RevisionsResult(KvStatus Status, long CompactRevision, IReadOnlyList<StoredRow> Rows, IReadOnlyList<KeyValue?> Prevs);
 
 /// <summary>Thrown when a write was refused because another sequencer activation took a newer epoch.</summary>
 public sealed class StoreFencedException(string message) : Exception(message);

@@ -109,7 +109,7 @@ public sealed class InMemoryMvccStore : IMvccStore
             EnsureOpen();
             if (fromRevision < _compactRevision)
             {
-                return Task.FromResult(new RevisionsResult(KvStatus.Compacted, _compactRevision, []));
+                return Task.FromResult(new RevisionsResult(KvStatus.Compacted, _compactRevision, [], []));
             }
             var rows = new List<StoredRow>();
             var toRevision = Math.Min(fromRevision + maxRevisions - 1, _currentRevision);
@@ -120,7 +120,7 @@ public sealed class InMemoryMvccStore : IMvccStore
                     rows.AddRange(revisionRows);
                 }
             }
-            return Task.FromResult(new RevisionsResult(KvStatus.Ok, _compactRevision, rows));
+            return Task.FromResult(new RevisionsResult(KvStatus.Ok, _compactRevision, rows, rows.ConvertAll(Replaced)));
         }
     }
 
@@ -270,6 +270,20 @@ public sealed class InMemoryMvccStore : IMvccStore
     }
 
     /// <summary>The rows of one key, ascending by revision.</summary>
+    /// <summary>The version <paramref name="row"/> replaced, null when the key was absent.</summary>
+    private KeyValue? Replaced(StoredRow row)
+    {
+        if (row.PrevRevision == 0 || !_keys.TryGetValue(new KeyHistory(row.Key), out var history))
+        {
+            return null;
+        }
+        var index = history.IndexAtOrBelow(row.PrevRevision);
+        var prev = index >= 0 ? history.Rows[index] : null;
+        return prev is { Tombstone: false } && prev.Revision == row.PrevRevision
+            ? new KeyValue(prev.Key, prev.CreateRevision, prev.Revision, prev.Version, prev.Value, prev.Lease)
+            : null;
+    }
+
     private sealed class KeyHistory(byte[] key)
     {
         public static readonly IComparer<KeyHistory> ByKey =

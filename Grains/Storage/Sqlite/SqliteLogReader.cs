@@ -26,7 +26,10 @@ internal sealed class SqliteLogReader : IDisposable
         _readMeta = SqliteCommands.Create(connection, "SELECT current_revision, compact_revision FROM meta WHERE id = 1");
         _readRevisions = SqliteCommands.Create(
             connection,
-            $"SELECT {RowColumns} FROM kv_log WHERE revision >= @from AND revision <= @to ORDER BY revision, sub",
+            "SELECT r.revision, r.sub, r.key, r.create_revision, r.version, r.lease, r.value, r.tombstone, r.prev_revision, " +
+            "r.range_id, r.range_epoch, p.create_revision, p.version, p.lease, p.value " +
+            "FROM kv_log r LEFT JOIN kv_log p ON r.prev_revision <> 0 AND p.key = r.key AND p.revision = r.prev_revision " +
+            "WHERE r.revision >= @from AND r.revision <= @to ORDER BY r.revision, r.sub",
             "@from",
             "@to");
         _listRanges = SqliteCommands.Create(connection, "SELECT range_id FROM range_owner ORDER BY range_id");
@@ -104,17 +107,21 @@ internal sealed class SqliteLogReader : IDisposable
         var (currentRevision, compactRevision) = ReadMeta(transaction);
         if (fromRevision < compactRevision)
         {
-            return new RevisionsResult(KvStatus.Compacted, compactRevision, []);
+            return new RevisionsResult(KvStatus.Compacted, compactRevision, [], []);
         }
         var command = _readRevisions;
         command.Transaction = transaction;
         command.Parameters[0].Value = fromRevision;
         command.Parameters[1].Value = Math.Min(fromRevision + maxRevisions - 1, currentRevision);
         var rows = new List<StoredRow>();
+        var prevs = new List<KeyValue?>();
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
+                prevs.Add(reader.IsDBNull(11)
+                    ? null
+                    : new KeyValue(reader.GetFieldValue<byte[]>(2), reader.GetInt64(11), reader.GetInt64(8), reader.GetInt64(12), reader.GetFieldValue<byte[]>(14), reader.GetInt64(13)));
                 rows.Add(new StoredRow(
                     reader.GetInt64(0),
                     reader.GetInt32(1),
@@ -129,7 +136,7 @@ internal sealed class SqliteLogReader : IDisposable
                     reader.GetInt64(10)));
             }
         }
-        return new RevisionsResult(KvStatus.Ok, compactRevision, rows);
+        return new RevisionsResult(KvStatus.Ok, compactRevision, rows, prevs);
     }
 
     public IReadOnlyList<string> ListRanges()

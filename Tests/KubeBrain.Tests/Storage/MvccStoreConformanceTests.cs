@@ -515,6 +515,35 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadRevisionsJoinsEachRowToTheVersionItReplacedEvenBelowTheCompactionRevision()
+    {
+        Log.Revision().Put("/a", "a1", lease: 7).Put("/b", "b1");
+        Log.Revision().Put("/a", "a2");
+        Log.Revision().Delete("/a");
+        Log.Revision().Put("/a", "a3").Put("/b", "b2");
+        await AppendLogAsync();
+        Assert.Equal(
+            ["/a:-", "/b:-", "/a:a1@2 create 2 version 1 lease 7"],
+            await DescribeAsync(2, 2));
+
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(4, None));
+        await PurgeAllAsync(maxRows: 1);
+        Assert.Equal(
+            ["/a:a2@3 create 2 version 2 lease 0", "/a:-", "/b:b1@2 create 2 version 1 lease 0"],
+            await DescribeAsync(4, 10));
+
+        async Task<List<string>> DescribeAsync(long from, int count)
+        {
+            var read = await Store.ReadRevisionsAsync(from, count, None);
+            Assert.Equal(read.Rows.Count, read.Prevs.Count);
+            return [.. read.Rows.Select((row, i) => $"{Encoding.UTF8.GetString(row.Key)}:{Describe(read.Prevs[i])}")];
+        }
+
+        static string Describe(KeyValue? kv) =>
+            kv is null ? "-" : $"{Encoding.UTF8.GetString(kv.Value)}@{kv.ModRevision} create {kv.CreateRevision} version {kv.Version} lease {kv.Lease}";
+    }
+
+    [Fact]
     public async Task RowsRoundTripEveryField()
     {
         Log.Revision().Put(LogModel.Bytes("/empty"), [], lease: 42).Put([0x00, 0xFF, 0x00], [0x00, 0x01, 0xFE, 0xFF]);

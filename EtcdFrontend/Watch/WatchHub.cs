@@ -1,0 +1,386 @@
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Interfaces.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KubeBrain.EtcdFrontend.Watch;
+
+/// <summary>
+/// The frontend's one reader of the sequencer's watch feed, fanning each committed revision out to the synced
+/// watchers of every stream (etcd's synced group). <see cref="Fed"/> (F) is the last revision received
+/// completely; a watcher is synced when its next revision is F + 1 or later. A new watcher behind F, or one
+/// whose stream could not take a response (parked), reads the feed on its own from its next revision and
+/// joins the synced set at exactly F + 1, under the same lock the hub delivers under, so nothing is skipped or
+/// repeated at the seam. When the feed breaks (grain deactivation, silo loss) the hub reopens it from F + 1.
+/// </summary>
+internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFrontendOptions> options, ILogger<WatchHub> logger) : IAsyncDisposable
+{
+    private const int FeedBatchSize = 1000;
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
+
+    private readonly Lock _lock = new();
+    private readonly HashSet<Watcher> _synced = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _starting = new(1, 1);
+    private long _fed;
+    private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _feeding;
+    private Task? _notifying;
+
+    private IRevisionSequencerGrain Sequencer => grains.GetGrain<IRevisionSequencerGrain>(0);
+
+    /// <summary>The last revision received completely.</summary>
+    public long Fed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _fed;
+            }
+        }
+    }
+
+    /// <summary>Starts the feed if needed and waits until the hub has received every revision up to <paramref name="revision"/>.</summary>
+    public async Task WaitFedAsync(long revision, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken);
+        while (true)
+        {
+            Task advanced;
+            lock (_lock)
+            {
+                if (_fed >= revision)
+                {
+                    return;
+                }
+                advanced = _advanced.Task;
+            }
+            await advanced.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Registers a watcher on its stream under the id the client chose, or the next free one for id 0; null when
+    /// the chosen id is taken. Nothing is delivered to it before <see cref="Start"/>.
+    /// </summary>
+    public Watcher? Register(WatchStream stream, long requestedId, Func<long, Watcher> create)
+    {
+        lock (_lock)
+        {
+            var id = requestedId != 0 ? requestedId : stream.NextId();
+            if (!stream.IsFree(id))
+            {
+                return null;
+            }
+            var watcher = create(id);
+            stream.Add(watcher);
+            return watcher;
+        }
+    }
+
+    /// <summary>Starts delivering to a registered watcher from its next revision.</summary>
+    public void Start(Watcher watcher)
+    {
+        lock (_lock)
+        {
+            if (watcher.Cancelled.IsCancellationRequested)
+            {
+                return;
+            }
+            if (watcher.Next > _fed)
+            {
+                watcher.Synced = true;
+                _synced.Add(watcher);
+                return;
+            }
+        }
+        _ = CatchUpAsync(watcher);
+    }
+
+    /// <summary>Stops and unregisters the watcher <paramref name="id"/> of <paramref name="stream"/>; null if unknown.</summary>
+    public Watcher? Cancel(WatchStream stream, long id)
+    {
+        Watcher? watcher;
+        lock (_lock)
+        {
+            watcher = stream.Remove(id);
+            if (watcher is null)
+            {
+                return null;
+            }
+            _synced.Remove(watcher);
+            watcher.Synced = false;
+        }
+        watcher.Cancel();
+        return watcher;
+    }
+
+    /// <summary>Stops every watcher of a stream that ended.</summary>
+    public void Close(WatchStream stream)
+    {
+        List<Watcher> all;
+        lock (_lock)
+        {
+            all = stream.RemoveAll();
+            foreach (var watcher in all)
+            {
+                _synced.Remove(watcher);
+                watcher.Synced = false;
+            }
+        }
+        all.ForEach(w => w.Cancel());
+    }
+
+    /// <summary>
+    /// Answers a progress request on <paramref name="stream"/>: a response with watch id −1 at F, queued behind
+    /// every event up to F, but only when every watcher on the stream is synced and F has reached each one's
+    /// start; otherwise nothing (clients ask again).
+    /// </summary>
+    public void RequestProgress(WatchStream stream)
+    {
+        lock (_lock)
+        {
+            if (stream.Watchers.All(w => w.Synced && _fed >= w.StartRevision - 1))
+            {
+                stream.TryEnqueue(stream.Notice(-1, _fed));
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        foreach (var task in new[] { _feeding, _notifying })
+        {
+            if (task is not null)
+            {
+                await task.ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+        _stop.Dispose();
+    }
+
+    private async Task EnsureStartedAsync(CancellationToken cancellationToken)
+    {
+        if (_feeding is not null)
+        {
+            return;
+        }
+        await _starting.WaitAsync(cancellationToken);
+        try
+        {
+            if (_feeding is null)
+            {
+                var barrier = await Sequencer.BarrierAsync();
+                lock (_lock)
+                {
+                    _fed = barrier.Revision;
+                }
+                _feeding = FeedLoopAsync(_stop.Token);
+                _notifying = NotifyLoopAsync(options.Value.WatchProgressNotifyInterval, _stop.Token);
+            }
+        }
+        finally
+        {
+            _starting.Release();
+        }
+    }
+
+    private async Task FeedLoopAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var item in Sequencer.FeedAsync(Fed + 1, stop).WithBatchSize(FeedBatchSize).WithCancellation(stop))
+                {
+                    if (item.CompactRevision != 0)
+                    {
+                        await RestartBehindCompactionAsync(item.CompactRevision);
+                        break;
+                    }
+                    Deliver(item);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogFeedBroken(e, Fed + 1);
+                await Task.Delay(RetryDelay, stop).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>Hands one revision to every synced watcher that wants it; parks those whose stream is full.</summary>
+    private void Deliver(FeedItem item)
+    {
+        lock (_lock)
+        {
+            List<Watcher>? parked = null;
+            foreach (var watcher in _synced)
+            {
+                if (item.Revision < watcher.Next)
+                {
+                    continue;
+                }
+                var events = watcher.Select(item.Events);
+                if (events.Count > 0)
+                {
+                    if (!watcher.Stream.TryEnqueue(watcher.Stream.Events(watcher, events, item.Revision)))
+                    {
+                        (parked ??= []).Add(watcher);
+                        continue;
+                    }
+                    watcher.SawEvents = true;
+                }
+                watcher.Next = item.Revision + 1;
+            }
+            _fed = item.Revision;
+            foreach (var watcher in parked ?? [])
+            {
+                _synced.Remove(watcher);
+                watcher.Synced = false;
+                LogParked(watcher.Id, watcher.Next);
+                _ = CatchUpAsync(watcher);
+            }
+            var advanced = _advanced;
+            _advanced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            advanced.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Reads the feed for one watcher from its next revision, at the pace its stream takes responses, and joins
+    /// it to the synced set once the feed reaches F + 1.
+    /// </summary>
+    private async Task CatchUpAsync(Watcher watcher)
+    {
+        try
+        {
+            await foreach (var item in Sequencer.FeedAsync(watcher.Next, watcher.Cancelled).WithBatchSize(FeedBatchSize).WithCancellation(watcher.Cancelled))
+            {
+                if (item.CompactRevision != 0)
+                {
+                    await CancelCompactedAsync(watcher, item.CompactRevision);
+                    return;
+                }
+                long header;
+                lock (_lock)
+                {
+                    if (watcher.Cancelled.IsCancellationRequested)
+                    {
+                        return;
+                    }
+                    if (item.Revision > _fed)
+                    {
+                        watcher.Synced = true;
+                        _synced.Add(watcher);
+                        return;
+                    }
+                    header = _fed;
+                }
+                var events = watcher.Select(item.Events);
+                foreach (var response in events.Count > 0 ? watcher.Stream.Events(watcher, events, header) : [])
+                {
+                    await watcher.Stream.EnqueueAsync(response, watcher.Cancelled);
+                }
+                lock (_lock)
+                {
+                    watcher.Next = item.Revision + 1;
+                    watcher.SawEvents |= events.Count > 0;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (watcher.Cancelled.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            LogCatchUpBroken(e, watcher.Id, watcher.Next);
+            await Task.Delay(RetryDelay, watcher.Cancelled).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (!watcher.Cancelled.IsCancellationRequested)
+            {
+                _ = CatchUpAsync(watcher);
+            }
+        }
+    }
+
+    /// <summary>The hub fell behind the compaction revision: every synced watcher is cancelled as etcd does.</summary>
+    private async Task RestartBehindCompactionAsync(long compactRevision)
+    {
+        List<Watcher> dropped;
+        lock (_lock)
+        {
+            dropped = [.. _synced];
+            _synced.Clear();
+        }
+        foreach (var watcher in dropped)
+        {
+            await CancelCompactedAsync(watcher, compactRevision);
+        }
+        var barrier = await Sequencer.BarrierAsync();
+        lock (_lock)
+        {
+            _fed = barrier.Revision;
+        }
+    }
+
+    private async Task CancelCompactedAsync(Watcher watcher, long compactRevision)
+    {
+        if (Cancel(watcher.Stream, watcher.Id) is null)
+        {
+            return;
+        }
+        var response = watcher.Stream.Notice(watcher.Id, Fed);
+        response.Canceled = true;
+        response.CompactRevision = compactRevision;
+        await watcher.Stream.EnqueueAsync(response, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// etcd's progress_notify: every interval, each synced watcher that asked for it and saw no events since
+    /// the last round gets an empty response at F (never below its start revision).
+    /// </summary>
+    private async Task NotifyLoopAsync(TimeSpan interval, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                NotifyProgress();
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void NotifyProgress()
+    {
+        lock (_lock)
+        {
+            foreach (var watcher in _synced)
+            {
+                if (watcher.ProgressNotify && !watcher.SawEvents && _fed >= watcher.StartRevision - 1)
+                {
+                    watcher.Stream.TryEnqueue(watcher.Stream.Notice(watcher.Id, _fed));
+                }
+                watcher.SawEvents = false;
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "The watch feed broke; reopening it from revision {Revision}")]
+    private partial void LogFeedBroken(Exception exception, long revision);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "A watcher's catch-up broke; restarting it from revision {Revision} (watch {WatchId})")]
+    private partial void LogCatchUpBroken(Exception exception, long watchId, long revision);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Debug, Message = "Watch {WatchId} parked at revision {Revision}: its stream is not taking responses fast enough")]
+    private partial void LogParked(long watchId, long revision);
+}

@@ -1,0 +1,60 @@
+using KubeBrain.Grains.Interfaces.Model;
+
+namespace KubeBrain.EtcdFrontend.Watch;
+
+/// <summary>
+/// One watch on one stream. A watcher is synced when the hub delivers its events as they arrive; otherwise it
+/// catches up from the feed on its own until it reaches the hub's revision and joins the synced set there.
+/// <see cref="Next"/> is the next revision it must receive; everything below it was delivered.
+/// </summary>
+internal sealed class Watcher(WatchStream stream, long id, KeySpan span, long startRevision)
+{
+    private readonly CancellationTokenSource _cancel = new();
+
+    public WatchStream Stream { get; } = stream;
+
+    public long Id { get; } = id;
+
+    public KeySpan Span { get; } = span;
+
+    /// <summary>The revision the watch was asked to start from (after resolving 0 to "now").</summary>
+    public long StartRevision { get; } = startRevision;
+
+    public bool NoPut { get; init; }
+
+    public bool NoDelete { get; init; }
+
+    public bool PrevKv { get; init; }
+
+    public bool ProgressNotify { get; init; }
+
+    public bool Fragment { get; init; }
+
+    /// <summary>The next revision to deliver. Guarded by the hub's lock.</summary>
+    public long Next { get; set; } = startRevision;
+
+    /// <summary>True while the hub delivers to it. Guarded by the hub's lock.</summary>
+    public bool Synced { get; set; }
+
+    /// <summary>True when it received events since the last progress notification. Guarded by the hub's lock.</summary>
+    public bool SawEvents { get; set; }
+
+    /// <summary>Ends its catch-up, if any, when the watch is cancelled or its stream closes.</summary>
+    public CancellationToken Cancelled => _cancel.Token;
+
+    public void Cancel() => _cancel.Cancel();
+
+    /// <summary>The events of one revision this watcher wants, in order; empty when none.</summary>
+    public List<WatchEvent> Select(IReadOnlyList<WatchEvent> events)
+    {
+        var selected = new List<WatchEvent>();
+        foreach (var e in events)
+        {
+            if ((e.IsDelete ? !NoDelete : !NoPut) && Span.Contains(e.Kv.Key))
+            {
+                selected.Add(e);
+            }
+        }
+        return selected;
+    }
+}
