@@ -35,4 +35,11 @@ public interface IKeyRangeGrain : IGrainWithStringKey
     /// <summary>Releases a group's lock without writing.</summary>
     [Alias("Release")]
     Task ReleaseAsync(Guid groupId);
+
+    /// <summary>
+    /// Releases a group's lock after its outcome became unknown: the range stops answering and its next
+    /// activation reloads from the store.
+    /// </summary>
+    [Alias("Reset")]
+    Task ResetAsync(Guid groupId);
 }

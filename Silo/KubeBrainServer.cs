@@ -17,7 +17,10 @@ public static class KubeBrainServer
     /// <summary>The file of the SQLite store inside the data directory.</summary>
     public const string DatabaseFile = "kubebrain.db";
 
-    public static WebApplication Build(ServerOptions options, string[]? hostArgs = null)
+    /// <param name="options">The command line's options.</param>
+    /// <param name="hostArgs">Arguments for the ASP.NET Core host (configuration sources).</param>
+    /// <param name="customize">Changes to the host before it is built: the place for a store decorator or silo settings.</param>
+    public static WebApplication Build(ServerOptions options, string[]? hostArgs = null, Action<WebApplicationBuilder>? customize = null)
     {
         var builder = WebApplication.CreateBuilder(hostArgs ?? []);
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
@@ -53,6 +56,7 @@ public static class KubeBrainServer
             o.EmulatedEtcdVersion = options.EmulatedEtcdVersion;
             o.WatchProgressNotifyInterval = options.WatchProgressNotifyInterval;
         });
+        customize?.Invoke(builder);
         var app = builder.Build();
         app.MapEtcdFrontend();
         return app;

@@ -44,6 +44,7 @@ internal static class EtcdErrors
         KvStatus.FutureRevision => FutureRevision,
         KvStatus.LeaseNotFound => LeaseNotFound,
         KvStatus.KeyNotFound => KeyNotFound,
+        KvStatus.KeyWrittenTwice => Unsupported("writing one key twice in one txn (a put and a delete of it)"),
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, "not an error status"),
     };
 

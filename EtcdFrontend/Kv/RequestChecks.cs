@@ -147,11 +147,19 @@ internal static class RequestChecks
         return (puts, deletes);
     }
 
+    /// <summary>
+    /// Whether <paramref name="key"/> lies in one of the deleted intervals, compared as etcd's check compares
+    /// them: a delete without range_end is its key, any other is [key, range_end) by bytes (so a from-key delete,
+    /// range_end "\0", covers nothing here).
+    /// </summary>
     private static bool InDeleted(ByteString key, List<(ByteString Key, ByteString End)> deletes)
     {
         foreach (var (start, end) in deletes)
         {
-            if (Mapping.ProtoMapping.ToSpan(start, end).Contains(key.Span))
+            var inside = end.IsEmpty
+                ? key.Span.SequenceEqual(start.Span)
+                : key.Span.SequenceCompareTo(start.Span) >= 0 && key.Span.SequenceCompareTo(end.Span) < 0;
+            if (inside)
             {
                 return true;
             }

@@ -17,4 +17,7 @@ public enum KvStatus
 
     /// <summary>A put with ignore_value or ignore_lease named a key that does not exist.</summary>
     KeyNotFound = 4,
+
+    /// <summary>A transaction would write one key twice in one revision (a put and a delete of it), which is not supported.</summary>
+    KeyWrittenTwice = 5,
 }

@@ -49,7 +49,7 @@ public sealed record RangeQuery(
         SortOrder != RangeSortOrder.None || MinModRevision != 0 || MaxModRevision != 0 || MinCreateRevision != 0 || MaxCreateRevision != 0;
 
     /// <summary>How many key-values (in key order) shaping needs; 0 means all of them.</summary>
-    public long FetchLimit => NeedsAllKeys || Limit <= 0 ? 0 : Limit + 1;
+    public long FetchLimit => NeedsAllKeys || Limit <= 0 || Limit == long.MaxValue ? 0 : Limit + 1;
 }
 
 /// <summary>

@@ -74,7 +74,10 @@ public sealed record ReadBarrier(
     [property: Id(1)] long CompactRevision,
     [property: Id(2)] long DirectoryVersion);
 
-/// <summary>The key ranges that can hold keys, as of <see cref="Version"/>.</summary>
+/// <summary>
+/// The key ranges that can hold keys. Ranges are only ever added, so <see cref="Version"/> is their number: equal
+/// versions mean equal directories, across sequencer activations too.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("kb.RangeDirectory")]
 public sealed record RangeDirectory([property: Id(0)] long Version, [property: Id(1)] IReadOnlyList<string> RangeIds);
 

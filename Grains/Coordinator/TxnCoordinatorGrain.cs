@@ -38,17 +38,31 @@ internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
                     kvs.AddRange(await range.LockAsync(groupId, spans));
                 }
                 var evaluation = TxnEvaluator.Evaluate(txn, new SnapshotView(kvs))!;
-                if (evaluation.KeyMissing)
+                if (evaluation.Refusal != KvStatus.Ok)
                 {
-                    return TxnResult.Failed(KvStatus.KeyNotFound);
+                    return TxnResult.Failed(evaluation.Refusal);
                 }
                 if (evaluation.Writes.Count == 0)
                 {
                     var barrier = await Sequencer.BarrierAsync();
+                    if (barrier.DirectoryVersion != directory.Version)
+                    {
+                        continue;
+                    }
                     return evaluation.Result.ToResult(barrier.Revision, wrote: false);
                 }
                 var writes = evaluation.Writes.ConvertAll(ToWrite);
-                var submitted = await Sequencer.SubmitAsync(new Submission(GroupRangeId, 0, [new RevisionWrites(writes)], directory.Version));
+                var submission = new Submission(GroupRangeId, 0, [new RevisionWrites(writes)], directory.Version);
+                SubmitResult submitted;
+                try
+                {
+                    submitted = await Sequencer.SubmitAsync(submission);
+                }
+                catch (Exception e) when (e is not StoreUnavailableException)
+                {
+                    await ResetAsync(locked, groupId);
+                    throw;
+                }
                 switch (submitted.Statuses[0])
                 {
                     case SubmitStatus.LeaseNotFound:
@@ -58,11 +72,19 @@ internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
                 }
                 var revision = submitted.FirstRevision;
                 evaluation.Writes.ForEach(v => v.Revision = revision);
-                for (var i = locked.Count - 1; i >= 0; i--)
+                while (locked.Count > 0)
                 {
-                    var rangeId = ranges[i];
-                    await locked[i].ApplyGroupAsync(groupId, revision, writes.FindAll(w => w.RangeId == rangeId));
-                    locked.RemoveAt(i);
+                    var rangeId = ranges[locked.Count - 1];
+                    try
+                    {
+                        await locked[^1].ApplyGroupAsync(groupId, revision, writes.FindAll(w => w.RangeId == rangeId));
+                    }
+                    catch
+                    {
+                        await ResetAsync(locked, groupId);
+                        throw;
+                    }
+                    locked.RemoveAt(locked.Count - 1);
                 }
                 return evaluation.Result.ToResult(revision, wrote: true);
             }
@@ -95,11 +117,24 @@ internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
             }
         }
         var evaluation = TxnEvaluator.Evaluate(txn, new SnapshotView(kvs))!;
-        if (evaluation.KeyMissing)
+        if (evaluation.Refusal != KvStatus.Ok)
         {
-            return TxnResult.Failed(KvStatus.KeyNotFound);
+            return TxnResult.Failed(evaluation.Refusal);
         }
         return evaluation.Result.ToResult(revision, wrote: false);
+    }
+
+    /// <summary>
+    /// The group's outcome is unknown: every range still locked forgets its memory and reloads from the store,
+    /// which holds the group if it committed.
+    /// </summary>
+    private static async Task ResetAsync(List<IKeyRangeGrain> locked, Guid groupId)
+    {
+        foreach (var range in locked)
+        {
+            await range.ResetAsync(groupId);
+        }
+        locked.Clear();
     }
 
     private static List<string> RangesFor(List<KeySpan> spans, IReadOnlyList<string> rangeIds) =>

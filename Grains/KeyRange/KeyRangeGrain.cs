@@ -21,6 +21,8 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
 {
     private readonly KeyIndex _index = new();
     private readonly List<GroupLock> _locks = [];
+    private readonly RecentSet<Guid> _endedGroups = new(1024);
+    private Exception? _poison;
     private List<PipelineItem> _queued = [];
     private List<PipelineItem>? _inFlight;
     private PipelineItem? _lastAccepted;
@@ -34,11 +36,16 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
     {
         _rangeId = this.GetPrimaryKeyString();
         _sequencer = GrainFactory.GetGrain<IRevisionSequencerGrain>(0);
-        var claim = await _sequencer.ClaimRangeAsync(_rangeId);
-        _epoch = claim.Epoch;
-        _loadRevision = claim.Revision;
-        _compactRevision = claim.CompactRevision;
-        var loaded = await store.RangeAsync(Domain, _loadRevision, 0, false, cancellationToken);
+        RangeResult loaded;
+        do
+        {
+            var claim = await _sequencer.ClaimRangeAsync(_rangeId);
+            _epoch = claim.Epoch;
+            _loadRevision = claim.Revision;
+            _compactRevision = claim.CompactRevision;
+            loaded = await store.RangeAsync(Domain, _loadRevision, 0, false, cancellationToken);
+        }
+        while (loaded.Status == KvStatus.Compacted);
         foreach (var kv in loaded.Kvs)
         {
             if (Owns(kv.Key))
@@ -61,13 +68,10 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
                 await WaitForAcceptedAsync();
                 continue;
             }
-            if (evaluation.KeyMissing)
-            {
-                return TxnResult.Failed(KvStatus.KeyNotFound);
-            }
-            if (evaluation.Writes.Count == 0)
+            if (evaluation.Refusal != KvStatus.Ok || evaluation.Writes.Count == 0)
             {
                 var barrier = await _sequencer.BarrierAsync();
+                ThrowIfPoisoned();
                 if (await ReadTxnCoreAsync(txn, spans, barrier.Revision) is { } readResult)
                 {
                     return readResult;
@@ -75,6 +79,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
                 continue;
             }
             var outcome = await Accept(evaluation.Writes).Outcome;
+            ThrowIfPoisoned();
             switch (outcome.Status)
             {
                 case SubmitStatus.Committed:
@@ -97,17 +102,20 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
     {
         await WaitForLocksAsync([query.Span]);
         await WaitForAcceptedAsync();
-        if (revision < _compactRevision)
+        if (revision < _compactRevision || await ViewAtAsync(revision, [query.Span]) is not { } view)
         {
             return RangeResult.Failed(KvStatus.Compacted);
         }
-        var view = await ViewAtAsync(revision, [query.Span]);
         return TxnEvaluator.Range(query, view).Shape();
     }
 
     public async Task<IReadOnlyList<KeyValue>> LockAsync(Guid groupId, IReadOnlyList<KeySpan> spans)
     {
         await WaitForLocksAsync(spans);
+        if (_endedGroups.Contains(groupId))
+        {
+            throw new StoreUnavailableException($"group {groupId} ended before its lock was granted", null);
+        }
         _locks.Add(new GroupLock(groupId, spans));
         await WaitForAcceptedAsync();
         var latest = new IndexView(_index, long.MaxValue);
@@ -125,6 +133,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
 
     public Task ReleaseAsync(Guid groupId)
     {
+        _endedGroups.Add(groupId);
         var index = _locks.FindIndex(l => l.GroupId == groupId);
         if (index >= 0)
         {
@@ -132,6 +141,12 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
             _locks.RemoveAt(index);
         }
         return Task.CompletedTask;
+    }
+
+    public Task ResetAsync(Guid groupId)
+    {
+        Poison(new StoreUnavailableException($"the outcome of group {groupId} is unknown", null));
+        return ReleaseAsync(groupId);
     }
 
     /// <summary>The interval to load at activation: the registry prefix, or every key for the default range.</summary>
@@ -144,19 +159,24 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
     {
         await WaitForLocksAsync(spans);
         await WaitForAcceptedAsync();
-        var evaluation = TxnEvaluator.Evaluate(txn, await ViewAtAsync(revision, spans))!;
-        if (evaluation.KeyMissing)
+        if (revision < _compactRevision || await ViewAtAsync(revision, spans) is not { } view)
         {
-            return TxnResult.Failed(KvStatus.KeyNotFound);
+            return TxnResult.Failed(KvStatus.Compacted);
+        }
+        var evaluation = TxnEvaluator.Evaluate(txn, view)!;
+        if (evaluation.Refusal != KvStatus.Ok)
+        {
+            return TxnResult.Failed(evaluation.Refusal);
         }
         return evaluation.Writes.Count == 0 ? evaluation.Result.ToResult(revision, wrote: false) : null;
     }
 
     /// <summary>
     /// The committed state as of <paramref name="revision"/>: from memory when the revision is not older than the
-    /// load, else from the store (history from before this activation is only there).
+    /// load, else from the store (history from before this activation is only there); null when the store has
+    /// compacted that revision meanwhile.
     /// </summary>
-    private async Task<IKvView> ViewAtAsync(long revision, IReadOnlyList<KeySpan> spans)
+    private async Task<IKvView?> ViewAtAsync(long revision, IReadOnlyList<KeySpan> spans)
     {
         if (revision >= _loadRevision)
         {
@@ -168,7 +188,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
             var stored = await store.RangeAsync(span, revision, 0, false, CancellationToken.None);
             if (stored.Status != KvStatus.Ok)
             {
-                throw new StoreUnavailableException($"history at revision {revision} is not readable: {stored.Status}", null);
+                return null;
             }
             kvs.AddRange(stored.Kvs.Where(kv => Owns(kv.Key)));
         }
@@ -177,9 +197,11 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
 
     private async Task WaitForLocksAsync(IReadOnlyList<KeySpan> spans)
     {
+        ThrowIfPoisoned();
         while (_locks.Find(l => l.Overlaps(spans)) is { } held)
         {
             await held.Released;
+            ThrowIfPoisoned();
         }
     }
 
@@ -189,6 +211,25 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
         if (_lastAccepted is { } last)
         {
             await last.Outcome;
+        }
+        ThrowIfPoisoned();
+    }
+
+    /// <summary>
+    /// After a write's outcome became unknown this activation's memory may be wrong: it answers nothing more,
+    /// and the next activation reloads from the store once the sequencer has fenced this one's writes.
+    /// </summary>
+    private void Poison(Exception reason)
+    {
+        _poison ??= reason;
+        DeactivateOnIdle();
+    }
+
+    private void ThrowIfPoisoned()
+    {
+        if (_poison is { } reason)
+        {
+            throw new StoreUnavailableException($"key range {_rangeId} is reloading", reason);
         }
     }
 
@@ -207,7 +248,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
 
     private void Pump()
     {
-        if (_inFlight is not null || _queued.Count == 0)
+        if (_inFlight is not null || _queued.Count == 0 || _poison is not null)
         {
             return;
         }
@@ -257,15 +298,15 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
     }
 
     /// <summary>
-    /// Fails the batch in flight and every queued write, and deactivates: the outcome may be unknown, so the
-    /// next activation starts over from what the store holds.
+    /// Fails the batch in flight and every queued write, and poisons the activation: the outcome may be unknown,
+    /// so the next activation starts over from what the store holds.
     /// </summary>
     private void Abandon(List<PipelineItem> batch, Exception failure)
     {
         LogSubmitFailed(failure, _rangeId, batch.Count);
+        Poison(failure);
         _inFlight = null;
         RollBack(batch, 0, failure);
-        DeactivateOnIdle();
     }
 
     /// <summary>

@@ -66,6 +66,9 @@ internal sealed class OverlayView(IKvView inner) : IKvView
 
     public void Write(KeyVersion version) => _writes[version.Key] = version;
 
+    /// <summary>True when the transaction already wrote <paramref name="key"/>.</summary>
+    public bool HasWrite(byte[] key) => _writes.ContainsKey(key);
+
     public KeyVersion? Get(byte[] key) =>
         _writes.TryGetValue(key, out var written) ? (written.Tombstone ? null : written) : inner.Get(key);
 

@@ -22,11 +22,9 @@ internal static class TxnEvaluator
         {
             return null;
         }
-        var overlay = new OverlayView(view);
-        var writes = new List<KeyVersion>();
-        var pathIndex = 0;
-        var result = Run(txn, overlay, writes, path, ref pathIndex);
-        return new Evaluation(result, writes);
+        var run = new Run(new OverlayView(view), [], path);
+        var result = Execute(txn, run);
+        return new Evaluation(result, run.Writes, run.Refusal);
     }
 
     private static bool DecidePath(TxnRequest txn, IKvView view, List<bool> path)
@@ -105,22 +103,22 @@ internal static class TxnEvaluator
         };
     }
 
-    private static PendingTxn Run(TxnRequest txn, OverlayView view, List<KeyVersion> writes, List<bool> path, ref int pathIndex)
+    private static PendingTxn Execute(TxnRequest txn, Run run)
     {
-        var succeeded = path[pathIndex++];
+        var succeeded = run.Path[run.PathIndex++];
         var ops = succeeded ? txn.Success : txn.Failure;
         var results = new List<PendingOp>(ops.Count);
         foreach (var op in ops)
         {
             PendingOp result = op switch
             {
-                RangeOp range => Range(range.Query, view),
-                PutOp put => Put(put, view, writes),
-                DeleteOp delete => Delete(delete, view, writes),
-                NestedTxnOp nested => Run(nested.Txn, view, writes, path, ref pathIndex),
+                RangeOp range => Range(range.Query, run.View),
+                PutOp put => Put(put, run),
+                DeleteOp delete => Delete(delete, run),
+                NestedTxnOp nested => Execute(nested.Txn, run),
                 _ => throw new ArgumentException($"unknown transaction operation {op.GetType().Name}"),
             };
-            results.Add(result with { AfterWrite = writes.Count > 0 });
+            results.Add(result with { AfterWrite = run.Writes.Count > 0 });
         }
         return new PendingTxn(succeeded, results);
     }
@@ -142,42 +140,73 @@ internal static class TxnEvaluator
         return new PendingRange(query, kept, count);
     }
 
-    private static PendingPut Put(PutOp put, OverlayView view, List<KeyVersion> writes)
+    private static PendingPut Put(PutOp put, Run run)
     {
-        var prev = view.Get(put.Key);
+        var prev = run.View.Get(put.Key);
         if (prev is null && (put.IgnoreValue || put.IgnoreLease))
         {
-            return new PendingPut(null, put.PrevKv, KeyMissing: true);
+            run.Refuse(KvStatus.KeyNotFound);
+            return new PendingPut(null, put.PrevKv);
         }
         var version = KeyVersion.NewPut(
             put.Key,
             put.IgnoreValue ? prev!.Value : put.Value,
             put.IgnoreLease ? prev!.Lease : put.Lease,
             prev);
-        view.Write(version);
-        writes.Add(version);
-        return new PendingPut(prev, put.PrevKv, KeyMissing: false);
+        run.Write(version);
+        return new PendingPut(prev, put.PrevKv);
     }
 
-    private static PendingDelete Delete(DeleteOp delete, OverlayView view, List<KeyVersion> writes)
+    private static PendingDelete Delete(DeleteOp delete, Run run)
     {
-        var deleted = view.Scan(delete.Span).ToList();
+        var deleted = run.View.Scan(delete.Span).ToList();
         foreach (var prev in deleted)
         {
-            var tombstone = KeyVersion.NewTombstone(prev);
-            view.Write(tombstone);
-            writes.Add(tombstone);
+            run.Write(KeyVersion.NewTombstone(prev));
         }
         return new PendingDelete(deleted, delete.PrevKv);
     }
+
+    /// <summary>The state of one evaluation: the view with the writes so far laid over it, and the path taken.</summary>
+    private sealed class Run(OverlayView view, List<KeyVersion> writes, List<bool> path)
+    {
+        public OverlayView View { get; } = view;
+
+        public List<KeyVersion> Writes { get; } = writes;
+
+        public List<bool> Path { get; } = path;
+
+        public int PathIndex { get; set; }
+
+        public KvStatus Refusal { get; private set; }
+
+        public void Refuse(KvStatus status)
+        {
+            if (Refusal == KvStatus.Ok)
+            {
+                Refusal = status;
+            }
+        }
+
+        /// <summary>Records a write; a second write of one key in one transaction is refused.</summary>
+        public void Write(KeyVersion version)
+        {
+            if (View.HasWrite(version.Key))
+            {
+                Refuse(KvStatus.KeyWrittenTwice);
+            }
+            View.Write(version);
+            Writes.Add(version);
+        }
+    }
 }
 
-/// <summary>The outcome of evaluating a transaction: its pending result and the versions it writes, in order.</summary>
-internal sealed record Evaluation(PendingTxn Result, List<KeyVersion> Writes)
-{
-    /// <summary>True when a put with ignore_value or ignore_lease found no key: etcd refuses the request.</summary>
-    public bool KeyMissing => Result.KeyMissing;
-}
+/// <summary>
+/// The outcome of evaluating a transaction: its pending result and the versions it writes, in order.
+/// <see cref="Refusal"/> is not <see cref="KvStatus.Ok"/> when the transaction must be refused instead: a put
+/// with ignore_value or ignore_lease found no key (etcd's "key not found"), or it writes one key twice.
+/// </summary>
+internal sealed record Evaluation(PendingTxn Result, List<KeyVersion> Writes, KvStatus Refusal);
 
 /// <summary>
 /// An operation result whose versions may still await their revisions. <see cref="AfterWrite"/> records whether
@@ -186,8 +215,6 @@ internal sealed record Evaluation(PendingTxn Result, List<KeyVersion> Writes)
 internal abstract record PendingOp
 {
     public bool AfterWrite { get; init; }
-
-    public abstract bool KeyMissing { get; }
 
     /// <summary>The final result, once the transaction has its <paramref name="revision"/>.</summary>
     /// <param name="revision">The transaction's revision (the read revision when it wrote nothing).</param>
@@ -203,32 +230,24 @@ internal abstract record PendingOp
 
 internal sealed record PendingRange(RangeQuery Query, List<KeyVersion> Versions, long Count) : PendingOp
 {
-    public override bool KeyMissing => false;
-
     public RangeResult Shape() => RangeShaping.Shape(Query, Versions.ConvertAll(v => v.ToKeyValue()), Count);
 
     protected override OpResult Build(long revision, long before) => new RangeOpResult(Shape());
 }
 
-internal sealed record PendingPut(KeyVersion? Prev, bool PrevKv, bool KeyMissing) : PendingOp
+internal sealed record PendingPut(KeyVersion? Prev, bool PrevKv) : PendingOp
 {
-    public override bool KeyMissing { get; } = KeyMissing;
-
     protected override OpResult Build(long revision, long before) => new PutOpResult(PrevKv ? Prev?.ToKeyValue() : null);
 }
 
 internal sealed record PendingDelete(List<KeyVersion> Deleted, bool PrevKv) : PendingOp
 {
-    public override bool KeyMissing => false;
-
     protected override OpResult Build(long revision, long before) =>
         new DeleteOpResult(Deleted.Count, PrevKv ? Deleted.ConvertAll(v => v.ToKeyValue()) : []);
 }
 
 internal sealed record PendingTxn(bool Succeeded, List<PendingOp> Ops) : PendingOp
 {
-    public override bool KeyMissing => Ops.Exists(op => op.KeyMissing);
-
     /// <summary>The top-level result: <paramref name="wrote"/> says whether <paramref name="revision"/> is the transaction's own.</summary>
     public TxnResult ToResult(long revision, bool wrote) => Result(revision, wrote ? revision - 1 : revision);
 

@@ -39,7 +39,8 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         _current = metadata.CurrentRevision;
         _compact = metadata.CompactRevision;
         _epoch = metadata.Epoch;
-        _directory = new RangeDirectory(1, await store.ListRangesAsync(cancellationToken));
+        var ranges = await store.ListRangesAsync(cancellationToken);
+        _directory = new RangeDirectory(ranges.Count, ranges);
         StartFeedAt(_current + 1);
         LogActivated(_epoch, _current, _compact);
         if (_compact > 0)
@@ -74,7 +75,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         await _flushing;
         if (!_directory.RangeIds.Contains(rangeId))
         {
-            _directory = new RangeDirectory(_directory.Version + 1, [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
+            _directory = new RangeDirectory(_directory.RangeIds.Count + 1, [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
         }
         return new RangeClaim(epoch, _current, _compact);
     }

@@ -23,6 +23,9 @@ public sealed class KubeBrainInstance : IAsyncDisposable
 
     public ServerOptions Options { get; }
 
+    /// <summary>The server's services: the grain factory, the store.</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>The client URL, http://127.0.0.1:port.</summary>
     public string Endpoint { get; }
 
@@ -34,7 +37,11 @@ public sealed class KubeBrainInstance : IAsyncDisposable
     public Rpc.KV.KVClient Kv { get; }
 
     /// <summary>Starts a server; with no data directory a SQLite store gets a fresh temporary one.</summary>
-    public static async Task<KubeBrainInstance> StartAsync(StorageKind storage = StorageKind.Memory, string? dataDir = null, Func<ServerOptions, ServerOptions>? configure = null)
+    public static async Task<KubeBrainInstance> StartAsync(
+        StorageKind storage = StorageKind.Memory,
+        string? dataDir = null,
+        Func<ServerOptions, ServerOptions>? configure = null,
+        Action<WebApplicationBuilder>? customize = null)
     {
         var owned = storage == StorageKind.Sqlite && dataDir is null ? Directory.CreateTempSubdirectory("kubebrain-test-").FullName : null;
         var options = new ServerOptions
@@ -46,7 +53,7 @@ public sealed class KubeBrainInstance : IAsyncDisposable
             GatewayPort = FreePort.Next(),
         };
         options = configure?.Invoke(options) ?? options;
-        var app = KubeBrainServer.Build(options);
+        var app = KubeBrainServer.Build(options, customize: customize);
         await app.StartAsync();
         return new KubeBrainInstance(app, options, owned);
     }

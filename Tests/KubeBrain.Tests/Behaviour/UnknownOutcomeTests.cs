@@ -1,0 +1,115 @@
+using System.Text;
+using Grpc.Core;
+using KubeBrain.Grains.Storage;
+using KubeBrain.Grains.Storage.InMemory;
+using KubeBrain.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Xunit;
+using Rpc = KubeBrain.Protos.Etcdserverpb;
+
+namespace KubeBrain.Tests.Behaviour;
+
+/// <summary>
+/// A write whose grain call times out while the store still commits it: the client gets Unavailable, and from
+/// then on every answer reflects the store's truth — nothing is validated against memory that missed the commit.
+/// </summary>
+public sealed class UnknownOutcomeTests
+{
+    private static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task ASingleRangeWriteCommittedAfterItsCallTimedOutIsSeenAndNotOverwritten()
+    {
+        var store = new GatedStore(new InMemoryMvccStore());
+        await using var server = await StartAsync(store);
+        await server.Kv.PutAsync(Etcd.Put("k", "v1"));
+        var gate = store.HoldNextAppend(batch => HasValue(batch, "v2"));
+
+        var timedOut = server.Kv.PutAsync(Etcd.Put("k", "v2")).ResponseAsync;
+        await gate.Reached;
+        var casOnPending = server.Kv.TxnAsync(Etcd.Update("k", "vB", 2)).ResponseAsync;
+        var error = await Assert.ThrowsAsync<RpcException>(() => timedOut);
+        Assert.Equal((StatusCode.Unavailable, "etcdserver: request timed out"), (error.StatusCode, error.Status.Detail));
+        gate.Open();
+
+        var cas = await Record.ExceptionAsync(() => casOnPending);
+        Assert.True(cas is RpcException { StatusCode: StatusCode.Unavailable } || cas is null);
+        var current = (await server.Kv.RangeAsync(Etcd.Get("k"))).Kvs.Single();
+        Assert.Equal(("v2", 3L, 2L), (current.Value.ToStringUtf8(), current.ModRevision, current.Version));
+        var stale = await server.Kv.TxnAsync(Etcd.Update("k", "vC", 2));
+        Assert.False(stale.Succeeded);
+    }
+
+    [Fact]
+    public async Task AMultiRangeWriteCommittedAfterItsCallTimedOutIsAppliedToEveryRange()
+    {
+        var store = new GatedStore(new InMemoryMvccStore());
+        await using var server = await StartAsync(store);
+        await server.Kv.PutAsync(Etcd.Put("/registry/pods/ns/a", "1"));
+        await server.Kv.PutAsync(Etcd.Put("/registry/services/ns/b", "1"));
+        var gate = store.HoldNextAppend(batch => HasValue(batch, "2"));
+
+        var txn = new Rpc.TxnRequest
+        {
+            Success =
+            {
+                new Rpc.RequestOp { RequestPut = Etcd.Put("/registry/pods/ns/a", "2") },
+                new Rpc.RequestOp { RequestPut = Etcd.Put("/registry/services/ns/b", "2") },
+            },
+        };
+        var timedOut = server.Kv.TxnAsync(txn).ResponseAsync;
+        await gate.Reached;
+        var error = await Assert.ThrowsAsync<RpcException>(() => timedOut);
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        gate.Open();
+
+        var pods = await ReadAfterReloadAsync(server, "/registry/pods/ns/a");
+        var services = await ReadAfterReloadAsync(server, "/registry/services/ns/b");
+        Assert.Equal(("2", 4L), (pods.Value.ToStringUtf8(), pods.ModRevision));
+        Assert.Equal(("2", 4L), (services.Value.ToStringUtf8(), services.ModRevision));
+    }
+
+    [Fact]
+    public async Task WideReadsFindEveryRangeAfterTheSequencerIsCollected()
+    {
+        await using var server = await KubeBrainInstance.StartAsync();
+        var wide = new Rpc.RangeRequest { Key = Etcd.Bytes("/registry/"), RangeEnd = Etcd.PrefixEnd("/registry/"), CountOnly = true };
+        await server.Kv.PutAsync(Etcd.Put("/registry/a/1", "x"));
+        Assert.Equal(1, (await server.Kv.RangeAsync(wide)).Count);
+        Assert.Equal(1, (await server.Kv.RangeAsync(wide)).Count);
+
+        var grains = server.Services.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await server.Kv.PutAsync(Etcd.Put("/registry/b/1", "x"));
+        await server.Kv.PutAsync(Etcd.Put("/registry/c/1", "x"));
+
+        Assert.Equal(3, (await server.Kv.RangeAsync(wide)).Count);
+    }
+
+    private static Task<KubeBrainInstance> StartAsync(IMvccStore store) =>
+        KubeBrainInstance.StartAsync(customize: builder =>
+        {
+            builder.Services.AddSingleton(store);
+            builder.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
+        });
+
+    /// <summary>Reads a key, retrying while its range answers Unavailable during its reload.</summary>
+    private static async Task<Protos.Mvccpb.KeyValue> ReadAfterReloadAsync(KubeBrainInstance server, string key)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return (await server.Kv.RangeAsync(Etcd.Get(key))).Kvs.Single();
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < deadline)
+            {
+            }
+        }
+    }
+
+    private static bool HasValue(CommitBatch batch, string value) =>
+        batch.Rows.Any(row => !row.Tombstone && Encoding.UTF8.GetString(row.Value) == value);
+}

@@ -1,0 +1,73 @@
+using KubeBrain.Grains.Interfaces.Model;
+using KubeBrain.Grains.Storage;
+
+namespace KubeBrain.Tests.Infrastructure;
+
+/// <summary>
+/// An <see cref="IMvccStore"/> decorator that can hold appends at a gate: the test learns when a matching
+/// append reached the store and decides when it may proceed, which makes a commit outlive the grain call that
+/// asked for it — a write whose outcome is unknown to its caller.
+/// </summary>
+public sealed class GatedStore(IMvccStore inner) : IMvccStore
+{
+    private volatile Gate? _gate;
+
+    /// <summary>Holds the next append whose batch matches until <see cref="Gate.Open"/>.</summary>
+    public Gate HoldNextAppend(Func<CommitBatch, bool> matches)
+    {
+        var gate = new Gate(matches);
+        _gate = gate;
+        return gate;
+    }
+
+    public async Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
+    {
+        if (_gate is { } gate && gate.Matches(batch))
+        {
+            _gate = null;
+            await gate.PassAsync();
+        }
+        await inner.AppendAsync(batch, cancellationToken);
+    }
+
+    public Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken) => inner.OpenAsync(cancellationToken);
+
+    public Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken) =>
+        inner.RangeAsync(span, revision, limit, countOnly, cancellationToken);
+
+    public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken) =>
+        inner.ReadRevisionsAsync(fromRevision, maxRevisions, cancellationToken);
+
+    public Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken) =>
+        inner.SetCompactRevisionAsync(revision, cancellationToken);
+
+    public Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken) => inner.PurgeAsync(maxRows, cancellationToken);
+
+    public Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken) => inner.ClaimRangeAsync(rangeId, cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListRangesAsync(CancellationToken cancellationToken) => inner.ListRangesAsync(cancellationToken);
+
+    public Task<long> SizeAsync(CancellationToken cancellationToken) => inner.SizeAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    /// <summary>One held append.</summary>
+    public sealed class Gate(Func<CommitBatch, bool> matches)
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes when the held append reached the store.</summary>
+        public Task Reached => _reached.Task;
+
+        public void Open() => _open.TrySetResult();
+
+        internal bool Matches(CommitBatch batch) => matches(batch);
+
+        internal Task PassAsync()
+        {
+            _reached.TrySetResult();
+            return _open.Task;
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using Grpc.Core;
+using Xunit;
+using static KubeBrain.Tests.Wire.WireHelpers;
+using Rpc = KubeBrain.Protos.Etcdserverpb;
+
+namespace KubeBrain.Tests.Wire;
+
+/// <summary>Edge cases of etcd's semantics found in review; run against KubeBrain and etcd 3.4 as the oracle.</summary>
+public abstract class EdgeCaseContract(WireFixture fixture)
+{
+    private Rpc.KV.KVClient Kv => fixture.Target.Kv;
+
+    [Fact]
+    public async Task ALimitOfMaxInt64_IsNoLimit()
+    {
+        var p = NewPrefix("edge");
+        await Kv.PutAsync(Put(p + "a", "1"));
+        await Kv.PutAsync(Put(p + "b", "2"));
+
+        var all = await Kv.RangeAsync(new Rpc.RangeRequest { Key = B(p), RangeEnd = PrefixEnd(p), Limit = long.MaxValue });
+
+        Assert.Equal([p + "a", p + "b"], Keys(all));
+        Assert.False(all.More);
+    }
+
+    [Fact]
+    public async Task AFromKeyDeleteAndAPutAfterIt_AreNotADuplicateKey()
+    {
+        var p = NewPrefix("edge");
+        await Kv.PutAsync(Put(p + "a", "1"));
+        await Kv.PutAsync(Put(p + "b", "1"));
+
+        var txn = await Kv.TxnAsync(Txn([], [OpDelete(p + "a", "\0"), OpPut(p + "zz-" + Guid.NewGuid().ToString("N"), "v")]));
+
+        Assert.True(txn.Succeeded);
+        Assert.True(txn.Responses[0].ResponseDeleteRange.Deleted >= 2);
+    }
+}
+
+public sealed class EdgeCaseTests(KubeBrainFixture fixture) : EdgeCaseContract(fixture), IClassFixture<KubeBrainFixture>
+{
+    [Fact]
+    public async Task APutAndADeleteOfOneKeyInOneTxn_IsRefusedByName_AndNothingIsWritten()
+    {
+        await using var kb = await WireTarget.StartKubeBrainAsync();
+        var p = NewPrefix("edge");
+        await kb.Kv.PutAsync(Put(p + "k", "1"));
+        var before = await CurrentRevisionAsync(kb.Kv);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => kb.Kv.TxnAsync(Txn([],
+        [
+            OpTxn(Txn([], [OpPut(p + "k", "2")])),
+            OpTxn(Txn([], [OpDelete(p + "k")])),
+        ])).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
+        Assert.Contains("writing one key twice in one txn", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(before, await CurrentRevisionAsync(kb.Kv));
+        Assert.Equal("1", S(Assert.Single((await kb.Kv.RangeAsync(Get(p + "k"))).Kvs).Value));
+    }
+}
+
+public sealed class EtcdEdgeCaseTests(EtcdFixture fixture) : EdgeCaseContract(fixture), IClassFixture<EtcdFixture>;
