@@ -161,7 +161,7 @@ internal static class TxnEvaluator
 
     private static PendingDelete Delete(DeleteOp delete, OverlayView view, List<KeyVersion> writes)
     {
-        var deleted = view.Scan(delete.Span).ToList();
+        var deleted = view.Scan(delete.Span).Where(v => delete.OnlyLease == 0 || v.Lease == delete.OnlyLease).ToList();
         foreach (var prev in deleted)
         {
             var tombstone = KeyVersion.NewTombstone(prev);
