@@ -1,6 +1,7 @@
 using KubeBrain.EtcdFrontend.Cluster;
 using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
+using KubeBrain.EtcdFrontend.Lease;
 using KubeBrain.EtcdFrontend.Maintenance;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -30,12 +31,13 @@ public static class EtcdFrontendExtensions
         return services;
     }
 
-    /// <summary>Maps KV, Maintenance, Cluster and grpc.health.v1.</summary>
+    /// <summary>Maps KV, Lease, Maintenance, Cluster and grpc.health.v1.</summary>
     public static IEndpointRouteBuilder MapEtcdFrontend(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<KvService>();
         endpoints.MapGrpcService<MaintenanceService>();
         endpoints.MapGrpcService<ClusterService>();
+        endpoints.MapGrpcService<LeaseService>();
         endpoints.MapGrpcHealthChecksService();
         return endpoints;
     }
