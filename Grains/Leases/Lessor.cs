@@ -8,7 +8,7 @@ namespace KubeBrain.Grains.Leases;
 /// expiry, and which lease each key's live version carries (learned from committed rows, so it always matches the
 /// store). A lease that has ended keeps its keys recorded until their deletion commits; while it is being revoked
 /// it is <em>draining</em>, and once no revoke is under way its remaining keys are <see cref="Orphaned"/>.
-/// Times are milliseconds of a monotonic clock that the caller passes in.
+/// Times are readings of a monotonic clock that the caller passes in.
 /// </summary>
 internal sealed class Lessor
 {
@@ -33,7 +33,7 @@ internal sealed class Lessor
     /// Takes the recorded leases, each armed to expire its granted TTL after <paramref name="now"/> (as etcd re-arms
     /// leases without checkpoints on promotion), and the live keys that carry a lease, recorded or not.
     /// </summary>
-    public void Load(IEnumerable<StoredLease> leases, IEnumerable<LeasedKey> keys, long now)
+    public void Load(IEnumerable<StoredLease> leases, IEnumerable<LeasedKey> keys, TimeSpan now)
     {
         foreach (var lease in leases)
         {
@@ -64,7 +64,7 @@ internal sealed class Lessor
     }
 
     /// <summary>Adds a live lease of <paramref name="ttl"/> seconds, expiring that long after <paramref name="now"/>.</summary>
-    public void Grant(long id, long ttl, long now) => _live[id] = new Lease(ttl, now);
+    public void Grant(long id, long ttl, TimeSpan now) => _live[id] = new Lease(ttl, now);
 
     /// <summary>
     /// Ends a live lease: from now on puts may not name it. Its keys stay recorded, draining, until
@@ -87,9 +87,9 @@ internal sealed class Lessor
     /// Refreshes a live lease to its granted TTL and returns that TTL; 0 when it is not live or has expired (etcd
     /// does not renew a lease that awaits its revoke).
     /// </summary>
-    public long Renew(long id, long now)
+    public long Renew(long id, TimeSpan now)
     {
-        if (!_live.TryGetValue(id, out var lease) || lease.RemainingMilliseconds(now) <= 0)
+        if (!_live.TryGetValue(id, out var lease) || lease.Remaining(now) <= TimeSpan.Zero)
         {
             return 0;
         }
@@ -101,15 +101,15 @@ internal sealed class Lessor
     /// The whole seconds left (rounded down, as etcd truncates; 0 once expired) and the granted TTL of a live
     /// lease, or null.
     /// </summary>
-    public (long Remaining, long Granted)? TimeToLive(long id, long now) =>
-        _live.TryGetValue(id, out var lease) ? (Math.Max(0, lease.RemainingMilliseconds(now) / 1000), lease.Ttl) : null;
+    public (long Remaining, long Granted)? TimeToLive(long id, TimeSpan now) =>
+        _live.TryGetValue(id, out var lease) ? (Math.Max(0, (long)lease.Remaining(now).TotalSeconds), lease.Ttl) : null;
 
     /// <summary>The keys recorded as carrying <paramref name="id"/>, in key order.</summary>
     public IReadOnlyList<byte[]> KeysOf(long id) => _keysOf.TryGetValue(id, out var keys) ? [.. keys] : [];
 
     /// <summary>The live leases that have expired at <paramref name="now"/>, soonest expiry first.</summary>
-    public List<long> Expired(long now) =>
-        [.. _live.Where(l => l.Value.RemainingMilliseconds(now) <= 0).OrderBy(l => l.Value.ExpiresAt).Select(l => l.Key)];
+    public List<long> Expired(TimeSpan now) =>
+        [.. _live.Where(l => l.Value.Remaining(now) <= TimeSpan.Zero).OrderBy(l => l.Value.ExpiresAt).Select(l => l.Key)];
 
     /// <summary>The live leases, soonest expiry first (etcd's order).</summary>
     public List<long> LiveIds() => [.. _live.OrderBy(l => l.Value.ExpiresAt).ThenBy(l => l.Key).Select(l => l.Key)];
@@ -168,14 +168,14 @@ internal sealed class Lessor
     }
 
     /// <summary>A live lease: its granted TTL in seconds and when it expires.</summary>
-    private sealed class Lease(long ttl, long now)
+    private sealed class Lease(long ttl, TimeSpan now)
     {
         public long Ttl { get; } = ttl;
 
-        public long ExpiresAt { get; private set; } = now + (ttl * 1000);
+        public TimeSpan ExpiresAt { get; private set; } = now + TimeSpan.FromSeconds(ttl);
 
-        public long RemainingMilliseconds(long now) => ExpiresAt - now;
+        public TimeSpan Remaining(TimeSpan now) => ExpiresAt - now;
 
-        public void Refresh(long now) => ExpiresAt = now + (Ttl * 1000);
+        public void Refresh(TimeSpan now) => ExpiresAt = now + TimeSpan.FromSeconds(Ttl);
     }
 }

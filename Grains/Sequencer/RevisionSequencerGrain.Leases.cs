@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Leases;
@@ -26,7 +27,8 @@ internal sealed partial class RevisionSequencerGrain
     /// <summary>The flush under way, or the last one: every flush before it has ended.</summary>
     private Task _flush = Task.CompletedTask;
 
-    private static long Now => Environment.TickCount64;
+    /// <summary>A monotonic clock reading.</summary>
+    private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
 
     public async Task<LeaseGrantResult> GrantLeaseAsync(long id, long ttl)
     {
