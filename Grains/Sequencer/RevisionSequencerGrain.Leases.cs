@@ -82,7 +82,7 @@ internal sealed partial class RevisionSequencerGrain
     }
 
     /// <summary>Revokes the expired leases, then deletes the keys of leases that ended without their keys going.</summary>
-    private async Task ExpireLeasesAsync(CancellationToken cancellationToken)
+    private async Task ExpireLeasesAsync()
     {
         foreach (var id in _lessor.Expired(Now))
         {
