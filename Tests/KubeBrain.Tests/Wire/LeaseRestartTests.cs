@@ -64,7 +64,7 @@ public sealed class LeaseRestartTests : IDisposable
 
         var timeToLive = await lease.LeaseTimeToLiveAsync(new Rpc.LeaseTimeToLiveRequest { ID = 7, Keys = true });
         Assert.Equal(60, timeToLive.GrantedTTL);
-        Assert.InRange(timeToLive.TTL, 57, 59);
+        Assert.InRange(timeToLive.TTL, 50, 59);
         Assert.Equal(keys.Order(StringComparer.Ordinal), timeToLive.Keys.Select(S));
         Assert.Equal([7L], (await lease.LeaseLeasesAsync(new Rpc.LeaseLeasesRequest())).Leases.Select(l => l.ID));
         await AssertRpcErrorAsync(StatusCode.NotFound, LeaseNotFound, () => second.Kv.PutAsync(new Rpc.PutRequest { Key = B("/x"), Lease = 8 }).ResponseAsync);
@@ -86,7 +86,7 @@ public sealed class LeaseRestartTests : IDisposable
         long written;
         await using (var first = await StartAsync())
         {
-            var granted = await LeaseOf(first).LeaseGrantAsync(new Rpc.LeaseGrantRequest { TTL = 2 });
+            var granted = await LeaseOf(first).LeaseGrantAsync(new Rpc.LeaseGrantRequest { TTL = 3 });
             written = await PutAsync(first, key, granted.ID);
         }
 
