@@ -44,4 +44,30 @@ public interface IRevisionSequencerGrain : IGrainWithIntegerKey
     /// <summary>Revision, compaction revision and database size.</summary>
     [Alias("Status")]
     Task<StoreStatus> StatusAsync();
+
+    /// <summary>
+    /// etcd's LeaseGrant: <paramref name="id"/> 0 lets the sequencer choose a positive id; a TTL below etcd's minimum
+    /// is raised to it. The lease is durable before the answer.
+    /// </summary>
+    [Alias("GrantLease")]
+    Task<LeaseGrantResult> GrantLeaseAsync(long id, long ttl);
+
+    /// <summary>
+    /// etcd's LeaseRevoke: the lease ends (durably) at once, so puts naming it are refused from then on, and then
+    /// every key whose live version carries it is deleted in one revision; answers after that.
+    /// </summary>
+    [Alias("RevokeLease")]
+    Task<LeaseRevokeResult> RevokeLeaseAsync(long id);
+
+    /// <summary>etcd's LeaseKeepAlive for one request: refreshes the lease to its granted TTL.</summary>
+    [Alias("KeepAliveLease")]
+    Task<LeaseKeepAliveResult> KeepAliveLeaseAsync(long id);
+
+    /// <summary>etcd's LeaseTimeToLive; with <paramref name="keys"/> it also lists the keys that carry the lease.</summary>
+    [Alias("LeaseTimeToLive")]
+    Task<LeaseTimeToLiveResult> LeaseTimeToLiveAsync(long id, bool keys);
+
+    /// <summary>etcd's LeaseLeases: the live leases.</summary>
+    [Alias("ListLeases")]
+    Task<LeaseListResult> ListLeasesAsync();
 }

@@ -31,6 +31,10 @@ internal static class EtcdErrors
 
     public static RpcException LeaseNotFound => new(new Status(StatusCode.NotFound, "etcdserver: requested lease not found"));
 
+    public static RpcException LeaseExists => new(new Status(StatusCode.FailedPrecondition, "etcdserver: lease already exists"));
+
+    public static RpcException LeaseTtlTooLarge => new(new Status(StatusCode.OutOfRange, "etcdserver: too large lease TTL"));
+
     public static RpcException Timeout => new(new Status(StatusCode.Unavailable, "etcdserver: request timed out"));
 
     /// <summary>A request field this server does not implement, refused by name rather than ignored.</summary>
@@ -46,6 +50,15 @@ internal static class EtcdErrors
         KvStatus.KeyNotFound => KeyNotFound,
         KvStatus.KeyWrittenTwice => Unsupported("writing one key twice in one txn (a put and a delete of it)"),
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, "not an error status"),
+    };
+
+    /// <summary>The error for a failed lease outcome.</summary>
+    public static RpcException For(LeaseOutcome outcome) => outcome switch
+    {
+        LeaseOutcome.NotFound => LeaseNotFound,
+        LeaseOutcome.AlreadyExists => LeaseExists,
+        LeaseOutcome.TtlTooLarge => LeaseTtlTooLarge,
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "not an error outcome"),
     };
 
     private static RpcException InvalidArgument(string message) => new(new Status(StatusCode.InvalidArgument, message));

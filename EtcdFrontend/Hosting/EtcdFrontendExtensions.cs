@@ -1,6 +1,7 @@
 using KubeBrain.EtcdFrontend.Cluster;
 using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
+using KubeBrain.EtcdFrontend.Lease;
 using KubeBrain.EtcdFrontend.Maintenance;
 using KubeBrain.EtcdFrontend.Watch;
 using Microsoft.AspNetCore.Builder;
@@ -32,13 +33,14 @@ public static class EtcdFrontendExtensions
         return services;
     }
 
-    /// <summary>Maps KV, Watch, Maintenance, Cluster and grpc.health.v1.</summary>
+    /// <summary>Maps KV, Watch, Lease, Maintenance, Cluster and grpc.health.v1.</summary>
     public static IEndpointRouteBuilder MapEtcdFrontend(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<KvService>();
         endpoints.MapGrpcService<WatchService>();
         endpoints.MapGrpcService<MaintenanceService>();
         endpoints.MapGrpcService<ClusterService>();
+        endpoints.MapGrpcService<LeaseService>();
         endpoints.MapGrpcHealthChecksService();
         return endpoints;
     }

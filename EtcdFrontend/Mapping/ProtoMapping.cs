@@ -7,7 +7,7 @@ using Mvccpb = KubeBrain.Protos.Mvccpb;
 namespace KubeBrain.EtcdFrontend.Mapping;
 
 /// <summary>The only place where protobuf messages become the project's records and back.</summary>
-internal static class ProtoMapping
+internal static partial class ProtoMapping
 {
     /// <summary>
     /// etcd's key/range_end pair: no range_end is the single key, range_end "\0" every key from key on, anything

@@ -54,7 +54,14 @@ public sealed record PutOp(
 
 /// <summary>A delete of every live key in <see cref="Span"/>.</summary>
 [GenerateSerializer, Immutable, Alias("kb.DeleteOp")]
-public sealed record DeleteOp([property: Id(0)] KeySpan Span, [property: Id(1)] bool PrevKv) : TxnOp;
+public sealed record DeleteOp([property: Id(0)] KeySpan Span, [property: Id(1)] bool PrevKv) : TxnOp
+{
+    /// <summary>
+    /// When not 0, only the keys whose live version carries this lease are deleted. Internal: lease revoke and
+    /// expiry set it; the etcd frontend never does.
+    /// </summary>
+    [Id(2)] public long OnlyLease { get; init; }
+}
 
 /// <summary>A nested transaction.</summary>
 [GenerateSerializer, Immutable, Alias("kb.NestedTxnOp")]

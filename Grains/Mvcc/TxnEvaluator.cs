@@ -159,7 +159,7 @@ internal static class TxnEvaluator
 
     private static PendingDelete Delete(DeleteOp delete, Run run)
     {
-        var deleted = run.View.Scan(delete.Span).ToList();
+        var deleted = run.View.Scan(delete.Span).Where(v => delete.OnlyLease == 0 || v.Lease == delete.OnlyLease).ToList();
         foreach (var prev in deleted)
         {
             run.Write(KeyVersion.NewTombstone(prev));

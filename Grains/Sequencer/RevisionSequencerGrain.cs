@@ -47,6 +47,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         {
             StartPurge();
         }
+        await LoadLeasesAsync(cancellationToken);
     }
 
     public Task<SubmitResult> SubmitAsync(Submission submission)
@@ -111,7 +112,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     {
         while (_queue.Count > 0)
         {
-            await FlushAsync();
+            await (_flush = FlushAsync());
         }
     }
 
@@ -156,6 +157,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         {
             taken[i].Answer.TrySetResult(answers[i]);
         }
+        _lessor.Track(rows);
     }
 
     /// <summary>
@@ -205,12 +207,6 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         }
         return new SubmitResult(first, statuses, _compact);
     }
-
-    /// <summary>
-    /// Whether a put may attach to <paramref name="lease"/>. No lease can be granted yet (the Lease service is
-    /// not served), so every lease is unknown, as etcd answers for a lease it never granted.
-    /// </summary>
-    private static bool LeaseExists(long lease) => lease == 0;
 
     private void StartPurge()
     {

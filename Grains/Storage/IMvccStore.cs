@@ -85,6 +85,27 @@ public interface IMvccStore : IAsyncDisposable
 
     /// <summary>The physical size of the database in bytes.</summary>
     Task<long> SizeAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a granted lease; it is durable when this returns. Returns false, and writes nothing, when a lease with
+    /// the same id is recorded already.
+    /// </summary>
+    Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes the lease <paramref name="id"/>; the removal is durable when this returns. Returns false when no such
+    /// lease is recorded. The keys that carry the lease are not touched.
+    /// </summary>
+    Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>Every recorded lease, in ascending id order.</summary>
+    Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The keys live at the current revision whose version there carries a lease, with that lease, in ascending key
+    /// order. Whether the lease is still recorded does not matter.
+    /// </summary>
+    Task<IReadOnlyList<LeasedKey>> ListLeasedKeysAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>The metadata row as <see cref="IMvccStore.OpenAsync"/> found it, with the new sequencer epoch.</summary>
@@ -127,6 +148,12 @@ public sealed record CommitBatch(long Epoch, long BatchId, long FirstRevision, l
 /// watch event's <c>prev_kv</c>. It is read even when that version is below the compaction revision.
 /// </summary>
 public sealed record RevisionsResult(KvStatus Status, long CompactRevision, IReadOnlyList<StoredRow> Rows, IReadOnlyList<KeyValue?> Prevs);
+
+/// <summary>A granted lease as recorded: its id, granted TTL and the last checkpoint of its remaining TTL, in seconds.</summary>
+public sealed record StoredLease(long Id, long Ttl, long RemainingTtl);
+
+/// <summary>A live key whose current version carries <see cref="Lease"/>.</summary>
+public sealed record LeasedKey(long Lease, byte[] Key);
 
 /// <summary>Thrown when a write was refused because another sequencer activation took a newer epoch.</summary>
 public sealed class StoreFencedException(string message) : Exception(message);

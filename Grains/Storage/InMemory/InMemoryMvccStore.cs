@@ -13,6 +13,7 @@ public sealed class InMemoryMvccStore : IMvccStore
     private readonly SortedSet<KeyHistory> _keys = new(KeyHistory.ByKey);
     private readonly Dictionary<long, List<StoredRow>> _revisions = [];
     private readonly SortedDictionary<string, long> _ranges = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<long, StoredLease> _leases = [];
     private bool _opened;
     private long _currentRevision = 1;
     private long _compactRevision;
@@ -204,6 +205,52 @@ public sealed class InMemoryMvccStore : IMvccStore
         {
             EnsureOpen();
             return Task.FromResult(_bytes);
+        }
+    }
+
+    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        lock (_lock)
+        {
+            EnsureOpen();
+            return Task.FromResult(_leases.TryAdd(lease.Id, lease));
+        }
+    }
+
+    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            EnsureOpen();
+            return Task.FromResult(_leases.Remove(id));
+        }
+    }
+
+    public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            EnsureOpen();
+            return Task.FromResult<IReadOnlyList<StoredLease>>([.. _leases.Values]);
+        }
+    }
+
+    public Task<IReadOnlyList<LeasedKey>> ListLeasedKeysAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            EnsureOpen();
+            var leased = new List<LeasedKey>();
+            foreach (var history in _keys)
+            {
+                var newest = history.Rows[^1];
+                if (!newest.Tombstone && newest.Lease != 0)
+                {
+                    leased.Add(new LeasedKey(newest.Lease, newest.Key));
+                }
+            }
+            return Task.FromResult<IReadOnlyList<LeasedKey>>(leased);
         }
     }
 

@@ -17,6 +17,8 @@ internal sealed class SqliteLogReader : IDisposable
     private readonly SqliteCommand _readRevisions;
     private readonly SqliteCommand _listRanges;
     private readonly SqliteCommand _size;
+    private readonly SqliteCommand _listLeases;
+    private readonly SqliteCommand _leasedKeys;
     private readonly SqliteCommand[] _rangeRows;
     private readonly SqliteCommand[] _rangeCounts;
 
@@ -34,6 +36,15 @@ internal sealed class SqliteLogReader : IDisposable
             "@to");
         _listRanges = SqliteCommands.Create(connection, "SELECT range_id FROM range_owner ORDER BY range_id");
         _size = SqliteCommands.Create(connection, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+        _listLeases = SqliteCommands.Create(connection, "SELECT id, ttl, remaining_ttl FROM leases ORDER BY id");
+        _leasedKeys = SqliteCommands.Create(
+            connection,
+            """
+            SELECT r.lease, r.key FROM kv_log AS r
+            WHERE r.lease <> 0 AND r.tombstone = 0
+            AND NOT EXISTS (SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision)
+            ORDER BY r.key
+            """);
         _rangeRows = new SqliteCommand[SpanShapes.Count];
         _rangeCounts = new SqliteCommand[SpanShapes.Count];
         for (var shape = 0; shape < SpanShapes.Count; shape++)
@@ -151,6 +162,29 @@ internal sealed class SqliteLogReader : IDisposable
     }
 
     public long Size() => (long)_size.ExecuteScalar()!;
+
+    public IReadOnlyList<StoredLease> ListLeases()
+    {
+        var leases = new List<StoredLease>();
+        using var reader = _listLeases.ExecuteReader();
+        while (reader.Read())
+        {
+            leases.Add(new StoredLease(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+        return leases;
+    }
+
+    /// <summary>The newest row of every key, where it is live and carries a lease; one read, so one snapshot.</summary>
+    public IReadOnlyList<LeasedKey> ListLeasedKeys()
+    {
+        var keys = new List<LeasedKey>();
+        using var reader = _leasedKeys.ExecuteReader();
+        while (reader.Read())
+        {
+            keys.Add(new LeasedKey(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+        }
+        return keys;
+    }
 
     public void Dispose() => _connection.Dispose();
 

@@ -17,6 +17,8 @@ internal sealed class SqliteLogWriter : IDisposable
     private readonly SqliteCommand _setCompactRevision;
     private readonly SqliteCommand _purge;
     private readonly SqliteCommand _claimRange;
+    private readonly SqliteCommand _grantLease;
+    private readonly SqliteCommand _revokeLease;
 
     /// <summary>Where the next purge starts looking, valid for <see cref="_purgeCompactRevision"/>.</summary>
     private long _purgeFrom;
@@ -73,6 +75,13 @@ internal sealed class SqliteLogWriter : IDisposable
             RETURNING epoch
             """,
             "@range");
+        _grantLease = SqliteCommands.Create(
+            connection,
+            "INSERT INTO leases (id, ttl, remaining_ttl) VALUES (@id, @ttl, @remaining) ON CONFLICT (id) DO NOTHING",
+            "@id",
+            "@ttl",
+            "@remaining");
+        _revokeLease = SqliteCommands.Create(connection, "DELETE FROM leases WHERE id = @id", "@id");
     }
 
     /// <summary>
@@ -210,6 +219,30 @@ internal sealed class SqliteLogWriter : IDisposable
         var epoch = (long)_claimRange.ExecuteScalar()!;
         transaction.Commit();
         return epoch;
+    }
+
+    /// <summary>Inserts the lease unless its id is taken; true when it was inserted.</summary>
+    public bool GrantLease(StoredLease lease)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        _grantLease.Transaction = transaction;
+        _grantLease.Parameters[0].Value = lease.Id;
+        _grantLease.Parameters[1].Value = lease.Ttl;
+        _grantLease.Parameters[2].Value = lease.RemainingTtl;
+        var inserted = _grantLease.ExecuteNonQuery() == 1;
+        transaction.Commit();
+        return inserted;
+    }
+
+    /// <summary>Deletes the lease; true when it was recorded.</summary>
+    public bool RevokeLease(long id)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        _revokeLease.Transaction = transaction;
+        _revokeLease.Parameters[0].Value = id;
+        var deleted = _revokeLease.ExecuteNonQuery() == 1;
+        transaction.Commit();
+        return deleted;
     }
 
     public void Dispose()

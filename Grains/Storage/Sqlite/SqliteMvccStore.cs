@@ -125,6 +125,21 @@ public sealed class SqliteMvccStore : IMvccStore
         }
     }
 
+    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        return WriteAsync(writer => writer.GrantLease(lease), cancellationToken);
+    }
+
+    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken) =>
+        WriteAsync(writer => writer.RevokeLease(id), cancellationToken);
+
+    public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken) =>
+        ReadAsync(reader => reader.ListLeases(), cancellationToken);
+
+    public Task<IReadOnlyList<LeasedKey>> ListLeasedKeysAsync(CancellationToken cancellationToken) =>
+        ReadAsync(reader => reader.ListLeasedKeys(), cancellationToken);
+
     /// <summary>Closes every connection. Call it once no other call is in flight.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -176,6 +191,20 @@ public sealed class SqliteMvccStore : IMvccStore
         finally
         {
             _writeGate.Release();
+        }
+    }
+
+    private Task<T> ReadAsync<T>(Func<SqliteLogReader, T> read, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var reader = RentReader();
+        try
+        {
+            return Task.FromResult(read(reader));
+        }
+        finally
+        {
+            ReturnReader(reader);
         }
     }
 

@@ -49,6 +49,14 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
 
     public Task<long> SizeAsync(CancellationToken cancellationToken) => inner.SizeAsync(cancellationToken);
 
+    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken) => inner.GrantLeaseAsync(lease, cancellationToken);
+
+    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken) => inner.RevokeLeaseAsync(id, cancellationToken);
+
+    public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken) => inner.ListLeasesAsync(cancellationToken);
+
+    public Task<IReadOnlyList<LeasedKey>> ListLeasedKeysAsync(CancellationToken cancellationToken) => inner.ListLeasedKeysAsync(cancellationToken);
+
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
     /// <summary>One held append.</summary>

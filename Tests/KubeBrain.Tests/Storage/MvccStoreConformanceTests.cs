@@ -686,6 +686,73 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         Assert.True(await Store.SizeAsync(None) >= empty + (64 * 1024));
     }
 
+    [Fact]
+    public async Task GrantedLeasesAreListedInIdOrder_AndATakenIdIsRefused()
+    {
+        Assert.Empty(await Store.ListLeasesAsync(None));
+
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(50, 10, 10), None));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(3, 3660, 3660), None));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(long.MaxValue, 2, 2), None));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(-4, 15, 15), None));
+        Assert.False(await Store.GrantLeaseAsync(new StoredLease(50, 99, 99), None));
+
+        Assert.Equal(
+            [new StoredLease(-4, 15, 15), new StoredLease(3, 3660, 3660), new StoredLease(50, 10, 10), new StoredLease(long.MaxValue, 2, 2)],
+            await Store.ListLeasesAsync(None));
+    }
+
+    [Fact]
+    public async Task RevokeRemovesOnlyThatLease_AndItsIdCanBeGrantedAgain()
+    {
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(1, 10, 10), None));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(2, 20, 20), None));
+
+        Assert.True(await Store.RevokeLeaseAsync(1, None));
+        Assert.False(await Store.RevokeLeaseAsync(1, None));
+        Assert.False(await Store.RevokeLeaseAsync(7, None));
+
+        Assert.Equal([new StoredLease(2, 20, 20)], await Store.ListLeasesAsync(None));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(1, 30, 30), None));
+        Assert.Equal([new StoredLease(1, 30, 30), new StoredLease(2, 20, 20)], await Store.ListLeasesAsync(None));
+    }
+
+    /// <summary>
+    /// a and b are put with lease 5, c without, d with 6; then b is put again without a lease, d is deleted, e is
+    /// put with lease 7 (never granted: the store does not care) and a is put again with lease 8.
+    /// </summary>
+    [Fact]
+    public async Task LeasedKeysAreTheLiveKeysWhoseCurrentVersionCarriesALease()
+    {
+        Log.Revision().Put("b", "1", lease: 5).Put("a", "1", lease: 5).Put("c", "1").Put("d", "1", lease: 6);
+        await AppendLogAsync();
+        Assert.Equal(["5 61", "5 62", "6 64"], ShowLeased(await Store.ListLeasedKeysAsync(None)));
+
+        Log.Revision().Put("b", "2").Delete("d").Revision().Put("e", "1", lease: 7).Revision().Put("a", "2", lease: 8);
+        await AppendLogAsync();
+
+        Assert.Equal(["8 61", "7 65"], ShowLeased(await Store.ListLeasedKeysAsync(None)));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(8, 10, 10), None));
+        Assert.True(await Store.RevokeLeaseAsync(8, None));
+        Assert.Equal(["8 61", "7 65"], ShowLeased(await Store.ListLeasedKeysAsync(None)));
+    }
+
+    [Fact]
+    public async Task LeasedKeysMatchTheModelAfterARandomHistoryAndAPurge()
+    {
+        await WriteRandomHistoryAsync(seed: 13, revisions: 40);
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(30, None));
+        await PurgeAllAsync(maxRows: 7);
+
+        var expected = Log.LiveAt(All, Log.CurrentRevision).Where(kv => kv.Lease != 0).Select(kv => new LeasedKey(kv.Lease, kv.Key));
+
+        Assert.NotEmpty(expected);
+        Assert.Equal(ShowLeased(expected), ShowLeased(await Store.ListLeasedKeysAsync(None)));
+    }
+
+    /// <summary>Each leased key as "lease hex-key".</summary>
+    protected static List<string> ShowLeased(IEnumerable<LeasedKey> keys) => [.. keys.Select(k => $"{k.Lease} {Show.Hex(k.Key)}")];
+
     /// <summary>
     /// A writer appends batches of five revisions that each rewrite all eight keys with the revision as value,
     /// and after each batch compacts to the revision before its last and purges, so the rows of every older

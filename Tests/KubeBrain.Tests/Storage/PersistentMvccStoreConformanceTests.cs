@@ -37,6 +37,31 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
     }
 
     [Fact]
+    public async Task LeasesAndLeasedKeysSurviveReopening()
+    {
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(11, 3660, 3660), None));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(12, 15, 15), None));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(13, 2, 2), None));
+        Assert.True(await Store.RevokeLeaseAsync(12, None));
+        Log.Revision().Put("/registry/events/ns/a", "e", lease: 11).Put("/registry/masterleases/ip", "m", lease: 12).Put("/plain", "p");
+        await AppendLogAsync();
+
+        await ReopenAsync();
+
+        Assert.Equal([new StoredLease(11, 3660, 3660), new StoredLease(13, 2, 2)], await Store.ListLeasesAsync(None));
+        Assert.Equal(
+            ShowLeased([new LeasedKey(11, LogModel.Bytes("/registry/events/ns/a")), new LeasedKey(12, LogModel.Bytes("/registry/masterleases/ip"))]),
+            ShowLeased(await Store.ListLeasedKeysAsync(None)));
+        Assert.False(await Store.GrantLeaseAsync(new StoredLease(13, 5, 5), None));
+        Assert.True(await Store.GrantLeaseAsync(new StoredLease(12, 15, 15), None));
+        Assert.True(await Store.RevokeLeaseAsync(11, None));
+
+        await ReopenAsync();
+
+        Assert.Equal([new StoredLease(12, 15, 15), new StoredLease(13, 2, 2)], await Store.ListLeasesAsync(None));
+    }
+
+    [Fact]
     public async Task EpochsKeepCountingAcrossReopening()
     {
         var first = Opened.Epoch;

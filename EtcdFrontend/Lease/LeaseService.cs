@@ -1,0 +1,13 @@
+using KubeBrain.Grains.Interfaces;
+using Rpc = KubeBrain.Protos.Etcdserverpb;
+
+namespace KubeBrain.EtcdFrontend.Lease;
+
+/// <summary>
+/// etcd's Lease service; each verb is in its own file. The sequencer owns the leases, so every verb is one call to
+/// it; headers carry the store's revision as the sequencer saw it.
+/// </summary>
+internal sealed partial class LeaseService(IGrainFactory grains, ResponseHeaders headers) : Rpc.Lease.LeaseBase
+{
+    private IRevisionSequencerGrain Sequencer => grains.GetGrain<IRevisionSequencerGrain>(0);
+}
