@@ -44,7 +44,7 @@ public sealed record ServerOptions
     public const string Usage = """
         Usage: kubebrain [flags]
 
-        Serves the etcd v3 API (KV, Maintenance.Status, Cluster.MemberList, grpc.health.v1) from an Orleans silo.
+        Serves the etcd v3 API (KV, Watch, Lease, Maintenance.Status, Cluster.MemberList, grpc.health.v1) from an Orleans silo.
 
           --listen-client-urls URL[,URL]     URLs to serve clients on (http only)  [http://127.0.0.1:2379]
           --advertise-client-urls URL[,URL]  client URLs reported by MemberList    [the listen URLs]

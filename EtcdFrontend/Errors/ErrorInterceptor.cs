@@ -25,6 +25,23 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         }
     }
 
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(requestStream, responseStream, context);
+        }
+        catch (Exception e) when (IsTransient(e))
+        {
+            LogTransient(e, context.Method);
+            throw EtcdErrors.Timeout;
+        }
+    }
+
     private static bool IsTransient(Exception e) =>
         e is StoreUnavailableException or TimeoutException or Orleans.Runtime.SiloUnavailableException;
 
