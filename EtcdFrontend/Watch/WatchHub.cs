@@ -143,7 +143,7 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
         {
             if (stream.Watchers.All(w => w.Synced && _fed >= w.StartRevision - 1))
             {
-                stream.TryEnqueue(stream.Notice(-1, _fed));
+                stream.TryEnqueue(WatchStream.Notice(-1), _fed);
             }
         }
     }
@@ -218,6 +218,7 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
     /// <summary>Hands one revision to every synced watcher that wants it; parks those whose stream is full.</summary>
     private void Deliver(FeedItem item)
     {
+        var revision = new RevisionEvents(item);
         lock (_lock)
         {
             List<Watcher>? parked = null;
@@ -227,10 +228,9 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
                 {
                     continue;
                 }
-                var events = watcher.Select(item.Events);
-                if (events.Count > 0)
+                if (watcher.Wants(item))
                 {
-                    if (!watcher.Stream.TryEnqueue(watcher.Stream.Events(watcher, events, item.Revision)))
+                    if (!watcher.Stream.TryEnqueue(watcher, revision, item.Revision))
                     {
                         (parked ??= []).Add(watcher);
                         continue;
@@ -283,15 +283,15 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
                     }
                     header = _fed;
                 }
-                var events = watcher.Select(item.Events);
-                foreach (var response in events.Count > 0 ? watcher.Stream.Events(watcher, events, header) : [])
+                var wanted = watcher.Wants(item);
+                if (wanted)
                 {
-                    await watcher.Stream.EnqueueAsync(response, watcher.Cancelled);
+                    await watcher.Stream.EnqueueAsync(watcher, new RevisionEvents(item), header, watcher.Cancelled);
                 }
                 lock (_lock)
                 {
                     watcher.Next = item.Revision + 1;
-                    watcher.SawEvents |= events.Count > 0;
+                    watcher.SawEvents |= wanted;
                 }
             }
         }
@@ -335,10 +335,10 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
         {
             return;
         }
-        var response = watcher.Stream.Notice(watcher.Id, Fed);
+        var response = WatchStream.Notice(watcher.Id);
         response.Canceled = true;
         response.CompactRevision = compactRevision;
-        await watcher.Stream.EnqueueAsync(response, CancellationToken.None);
+        await watcher.Stream.EnqueueAsync(response, Fed, CancellationToken.None);
     }
 
     /// <summary>
@@ -368,7 +368,7 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
             {
                 if (watcher.ProgressNotify && !watcher.SawEvents && _fed >= watcher.StartRevision - 1)
                 {
-                    watcher.Stream.TryEnqueue(watcher.Stream.Notice(watcher.Id, _fed));
+                    watcher.Stream.TryEnqueue(WatchStream.Notice(watcher.Id), _fed);
                 }
                 watcher.SawEvents = false;
             }

@@ -9,7 +9,8 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// <summary>
 /// etcd's Watch service. Requests on a stream are handled one at a time, so `created` replies leave in request
 /// order (clients match them first-in, first-out), each before any event of its watcher. A client that closes
-/// its sending side keeps receiving until it cancels the call, as with etcd.
+/// its sending side keeps receiving until it cancels the call, as with etcd; a client that resets the stream
+/// just ends it.
 /// </summary>
 internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHeaders headers, IOptions<EtcdFrontendOptions> options) : Rpc.Watch.WatchBase
 {
@@ -43,6 +44,9 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+        catch (IOException)
+        {
+        }
         finally
         {
             hub.Close(stream);
@@ -64,14 +68,14 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
             ProgressNotify = request.ProgressNotify,
             Fragment = request.Fragment,
         });
-        var created = stream.Notice(watcher?.Id ?? -1, now);
+        var created = WatchStream.Notice(watcher?.Id ?? -1);
         created.Created = true;
         if (watcher is null)
         {
             created.Canceled = true;
             created.CancelReason = DuplicateIdReason;
         }
-        await stream.EnqueueAsync(created, ct);
+        await stream.EnqueueAsync(created, now, ct);
         if (watcher is not null)
         {
             hub.Start(watcher);
@@ -84,8 +88,8 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
         {
             return;
         }
-        var canceled = stream.Notice(watchId, hub.Fed);
+        var canceled = WatchStream.Notice(watchId);
         canceled.Canceled = true;
-        await stream.EnqueueAsync(canceled, ct);
+        await stream.EnqueueAsync(canceled, hub.Fed, ct);
     }
 }

@@ -1,26 +1,28 @@
 using System.Threading.Channels;
 using Grpc.Core;
-using KubeBrain.EtcdFrontend.Mapping;
-using KubeBrain.Grains.Interfaces.Model;
+using Mvccpb = KubeBrain.Protos.Mvccpb;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 
 namespace KubeBrain.EtcdFrontend.Watch;
 
 /// <summary>
 /// One Watch gRPC stream: its watchers, their ids, and one ordered outbound queue drained by a single send loop,
-/// so responses leave in exactly the order they were queued. The queue is bounded: the hub never waits on it; a
-/// watcher whose response does not fit is parked and catches up from history instead.
+/// so responses leave in the order they were queued. The hub queues only a reference to a revision per watcher;
+/// the send loop selects and encodes the events, off the hub's path and in parallel across streams. The queue is
+/// bounded: the hub never waits on it; a watcher whose revision does not fit is parked and catches up instead.
 /// </summary>
 internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
 {
-    private const int QueueCapacity = 1024;
+    private const int QueueCapacity = 64 * 1024;
+    private const int Round = 8192;
+    private const int MergeEvents = 1000;
 
-    private readonly Channel<Rpc.WatchResponse> _queue = Channel.CreateBounded<Rpc.WatchResponse>(
+    private readonly Channel<Outgoing> _queue = Channel.CreateBounded<Outgoing>(
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
     private readonly Dictionary<long, Watcher> _watchers = [];
     private long _nextId;
-    private long _lastHeader;
+    private Rpc.ResponseHeader? _header;
 
     /// <summary>The stream's watchers. Read and changed only under the hub's lock.</summary>
     public IEnumerable<Watcher> Watchers => _watchers.Values;
@@ -49,32 +51,111 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         return all;
     }
 
-    /// <summary>A response with only a header and a watch id.</summary>
-    public Rpc.WatchResponse Notice(long watchId, long revision) => new() { Header = Header(revision), WatchId = watchId };
+    /// <summary>A control response (created, canceled, progress) for <paramref name="watchId"/>; its header is set when sent.</summary>
+    public static Rpc.WatchResponse Notice(long watchId) => new() { WatchId = watchId };
+
+    /// <summary>Queues one revision for a watcher if it fits now (the hub's path).</summary>
+    public bool TryEnqueue(Watcher watcher, RevisionEvents revision, long headerRevision) =>
+        _queue.Writer.TryWrite(new Outgoing(watcher, revision, null, headerRevision));
+
+    /// <summary>Queues one revision for a watcher, waiting for room (catch-up).</summary>
+    public ValueTask EnqueueAsync(Watcher watcher, RevisionEvents revision, long headerRevision, CancellationToken cancellationToken) =>
+        _queue.Writer.WriteAsync(new Outgoing(watcher, revision, null, headerRevision), cancellationToken);
+
+    /// <summary>Queues a control response if it fits now.</summary>
+    public bool TryEnqueue(Rpc.WatchResponse control, long headerRevision) =>
+        _queue.Writer.TryWrite(new Outgoing(null, null, control, headerRevision));
+
+    /// <summary>Queues a control response, waiting for room.</summary>
+    public ValueTask EnqueueAsync(Rpc.WatchResponse control, long headerRevision, CancellationToken cancellationToken) =>
+        _queue.Writer.WriteAsync(new Outgoing(null, null, control, headerRevision), cancellationToken);
 
     /// <summary>
-    /// The responses carrying one revision's events for <paramref name="watcher"/>: one, or several marked as
-    /// fragments when the watcher asked for fragmentation and the response is larger than the request limit.
+    /// Writes queued responses to the client until the stream ends. Each round takes everything queued and, between
+    /// control responses, merges each watcher's consecutive revisions into one response — whole revisions stay
+    /// together and each watcher's order is kept, which is all etcd's clients rely on; a watcher that asked for
+    /// fragments gets one response (or fragment run) per revision. Writes are buffered and the last of a round
+    /// flushes, so a burst leaves in few network writes. Headers never go back on a stream.
     /// </summary>
-    public List<Rpc.WatchResponse> Events(Watcher watcher, List<WatchEvent> events, long revision)
+    public async Task SendLoopAsync(IServerStreamWriter<Rpc.WatchResponse> writer, CancellationToken cancellationToken)
     {
-        var response = new Rpc.WatchResponse { Header = Header(revision), WatchId = watcher.Id };
-        foreach (var e in events)
+        var buffered = new WriteOptions(WriteFlags.BufferHint);
+        var reader = _queue.Reader;
+        var round = new List<Outgoing>();
+        while (await reader.WaitToReadAsync(cancellationToken))
         {
-            response.Events.Add(ProtoMapping.ToProto(e, watcher.PrevKv));
+            round.Clear();
+            while (round.Count < Round && reader.TryRead(out var entry))
+            {
+                round.Add(entry);
+            }
+            var responses = Build(round);
+            for (var i = 0; i < responses.Count; i++)
+            {
+                writer.WriteOptions = i < responses.Count - 1 ? buffered : null;
+                await writer.WriteAsync(responses[i], cancellationToken);
+            }
         }
-        if (!watcher.Fragment || response.Events.Count < 2 || response.CalculateSize() <= maxResponseBytes)
+    }
+
+    public void Complete() => _queue.Writer.TryComplete();
+
+    private List<Rpc.WatchResponse> Build(List<Outgoing> round)
+    {
+        var responses = new List<Rpc.WatchResponse>(round.Count);
+        var open = new Dictionary<long, Rpc.WatchResponse>();
+        foreach (var entry in round)
         {
-            return [response];
+            var header = Header(entry.HeaderRevision);
+            if (entry.Control is { } control)
+            {
+                open.Clear();
+                control.Header = header;
+                responses.Add(control);
+                continue;
+            }
+            var watcher = entry.Watcher!;
+            var events = watcher.Select(entry.Revision!);
+            if (events.Count == 0)
+            {
+                continue;
+            }
+            if (watcher.Fragment)
+            {
+                responses.AddRange(Fragments(watcher.Id, events, header));
+                continue;
+            }
+            if (open.TryGetValue(watcher.Id, out var into) && into.Events.Count + events.Count <= MergeEvents)
+            {
+                into.Events.AddRange(events);
+                into.Header = header;
+                continue;
+            }
+            var response = new Rpc.WatchResponse { Header = header, WatchId = watcher.Id };
+            response.Events.AddRange(events);
+            open[watcher.Id] = response;
+            responses.Add(response);
+        }
+        return responses;
+    }
+
+    /// <summary>One revision's events, split into fragments when they exceed the request limit (etcd's fragment).</summary>
+    private List<Rpc.WatchResponse> Fragments(long watchId, List<Mvccpb.Event> events, Rpc.ResponseHeader header)
+    {
+        var whole = new Rpc.WatchResponse { Header = header, WatchId = watchId };
+        whole.Events.AddRange(events);
+        if (events.Count < 2 || whole.CalculateSize() <= maxResponseBytes)
+        {
+            return [whole];
         }
         var fragments = new List<Rpc.WatchResponse>();
-        var current = new Rpc.WatchResponse { Header = response.Header, WatchId = watcher.Id, Fragment = true };
-        foreach (var e in response.Events)
+        var current = new Rpc.WatchResponse { Header = header, WatchId = watchId, Fragment = true };
+        foreach (var e in events)
         {
             if (current.Events.Count > 0 && current.CalculateSize() + e.CalculateSize() > maxResponseBytes)
             {
                 fragments.Add(current);
-                current = new Rpc.WatchResponse { Header = response.Header, WatchId = watcher.Id, Fragment = true };
+                current = new Rpc.WatchResponse { Header = header, WatchId = watchId, Fragment = true };
             }
             current.Events.Add(e);
         }
@@ -83,51 +164,15 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         return fragments;
     }
 
-    /// <summary>Queues responses if they all fit now; false (nothing queued) when the queue is too full.</summary>
-    public bool TryEnqueue(List<Rpc.WatchResponse> responses)
-    {
-        if (_queue.Reader.Count + responses.Count > QueueCapacity)
-        {
-            return false;
-        }
-        foreach (var response in responses)
-        {
-            _queue.Writer.TryWrite(response);
-        }
-        return true;
-    }
-
-    public bool TryEnqueue(Rpc.WatchResponse response) => _queue.Writer.TryWrite(response);
-
-    /// <summary>Queues a response, waiting for room (catch-up and control responses, never the hub).</summary>
-    public async Task EnqueueAsync(Rpc.WatchResponse response, CancellationToken cancellationToken) =>
-        await _queue.Writer.WriteAsync(response, cancellationToken);
-
-    /// <summary>Writes queued responses to the client until the stream ends.</summary>
-    public async Task SendLoopAsync(IServerStreamWriter<Rpc.WatchResponse> writer, CancellationToken cancellationToken)
-    {
-        await foreach (var response in _queue.Reader.ReadAllAsync(cancellationToken))
-        {
-            await writer.WriteAsync(response, cancellationToken);
-        }
-    }
-
-    public void Complete() => _queue.Writer.TryComplete();
-
-    /// <summary>Headers on one stream never go back, as clients resume from them.</summary>
     private Rpc.ResponseHeader Header(long revision)
     {
-        var header = Math.Max(revision, Interlocked.Read(ref _lastHeader));
-        InterlockedMax(ref _lastHeader, header);
-        return headers.At(header);
+        if (_header is null || revision > _header.Revision)
+        {
+            _header = headers.At(revision);
+        }
+        return _header;
     }
 
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var seen = Interlocked.Read(ref target);
-        while (seen < value && Interlocked.CompareExchange(ref target, value, seen) is var actual && actual != seen)
-        {
-            seen = actual;
-        }
-    }
+    /// <summary>A queued item: a watcher's revision to encode, or a ready control response.</summary>
+    private readonly record struct Outgoing(Watcher? Watcher, RevisionEvents? Revision, Rpc.WatchResponse? Control, long HeaderRevision);
 }

@@ -1,4 +1,5 @@
 using KubeBrain.Grains.Interfaces.Model;
+using Mvccpb = KubeBrain.Protos.Mvccpb;
 
 namespace KubeBrain.EtcdFrontend.Watch;
 
@@ -44,17 +45,33 @@ internal sealed class Watcher(WatchStream stream, long id, KeySpan span, long st
 
     public void Cancel() => _cancel.Cancel();
 
-    /// <summary>The events of one revision this watcher wants, in order; empty when none.</summary>
-    public List<WatchEvent> Select(IReadOnlyList<WatchEvent> events)
+    /// <summary>Whether any event of the revision is for this watcher.</summary>
+    public bool Wants(FeedItem item)
     {
-        var selected = new List<WatchEvent>();
-        foreach (var e in events)
+        foreach (var e in item.Events)
         {
-            if ((e.IsDelete ? !NoDelete : !NoPut) && Span.Contains(e.Kv.Key))
+            if (Wants(e))
             {
-                selected.Add(e);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The events of one revision this watcher wants, in order, as sent; empty when none.</summary>
+    public List<Mvccpb.Event> Select(RevisionEvents revision)
+    {
+        var selected = new List<Mvccpb.Event>();
+        var events = revision.Item.Events;
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (Wants(events[i]))
+            {
+                selected.Add(revision.Encoded(i, PrevKv));
             }
         }
         return selected;
     }
+
+    private bool Wants(WatchEvent e) => (e.IsDelete ? !NoDelete : !NoPut) && Span.Contains(e.Kv.Key);
 }
