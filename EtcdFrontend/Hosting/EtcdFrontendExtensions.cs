@@ -30,6 +30,7 @@ public static class EtcdFrontendExtensions
         services.AddSingleton<KvBackend>();
         services.AddSingleton<ResponseHeaders>();
         services.AddSingleton<WatchHub>();
+        services.AddHostedService(provider => provider.GetRequiredService<WatchHub>());
         return services;
     }
 

@@ -1,5 +1,6 @@
 using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -13,7 +14,7 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// joins the synced set at exactly F + 1, under the same lock the hub delivers under, so nothing is skipped or
 /// repeated at the seam. When the feed breaks (grain deactivation, silo loss) the hub reopens it from F + 1.
 /// </summary>
-internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFrontendOptions> options, ILogger<WatchHub> logger) : IAsyncDisposable
+internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFrontendOptions> options, ILogger<WatchHub> logger) : IHostedService
 {
     private const int FeedBatchSize = 1000;
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
@@ -148,17 +149,19 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Ends the feed before the silo stops (hosted services stop in reverse order of registration).</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stop.CancelAsync();
         foreach (var task in new[] { _feeding, _notifying })
         {
             if (task is not null)
             {
-                await task.ContinueWith(_ => { }, TaskScheduler.Default);
+                await task.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(cancellationToken);
             }
         }
-        _stop.Dispose();
     }
 
     private async Task EnsureStartedAsync(CancellationToken cancellationToken)
@@ -195,6 +198,10 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
             {
                 await foreach (var item in Sequencer.FeedAsync(Fed + 1, stop).WithBatchSize(FeedBatchSize).WithCancellation(stop))
                 {
+                    if (item.IsHeartbeat)
+                    {
+                        continue;
+                    }
                     if (item.CompactRevision != 0)
                     {
                         await RestartBehindCompactionAsync(item.CompactRevision);
@@ -263,6 +270,10 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
         {
             await foreach (var item in Sequencer.FeedAsync(watcher.Next, watcher.Cancelled).WithBatchSize(FeedBatchSize).WithCancellation(watcher.Cancelled))
             {
+                if (item.IsHeartbeat)
+                {
+                    continue;
+                }
                 if (item.CompactRevision != 0)
                 {
                     await CancelCompactedAsync(watcher, item.CompactRevision);
@@ -275,10 +286,8 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
                     {
                         return;
                     }
-                    if (item.Revision > _fed)
+                    if (JoinIfCaughtUp(watcher))
                     {
-                        watcher.Synced = true;
-                        _synced.Add(watcher);
                         return;
                     }
                     header = _fed;
@@ -292,6 +301,10 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
                 {
                     watcher.Next = item.Revision + 1;
                     watcher.SawEvents |= wanted;
+                    if (JoinIfCaughtUp(watcher))
+                    {
+                        return;
+                    }
                 }
             }
         }
@@ -307,6 +320,21 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
                 _ = CatchUpAsync(watcher);
             }
         }
+    }
+
+    /// <summary>
+    /// Joins a catching-up watcher to the synced set once its next revision is F + 1 or later — at once, without
+    /// waiting for a next commit, so an idle store still sees it synced. Called under the lock.
+    /// </summary>
+    private bool JoinIfCaughtUp(Watcher watcher)
+    {
+        if (watcher.Next <= _fed)
+        {
+            return false;
+        }
+        watcher.Synced = true;
+        _synced.Add(watcher);
+        return true;
     }
 
     /// <summary>The hub fell behind the compaction revision: every synced watcher is cancelled as etcd does.</summary>
@@ -338,7 +366,7 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
         var response = WatchStream.Notice(watcher.Id);
         response.Canceled = true;
         response.CompactRevision = compactRevision;
-        await watcher.Stream.EnqueueAsync(response, Fed, CancellationToken.None);
+        await watcher.Stream.EnqueueAsync(response, WatchStream.NoRevision, CancellationToken.None);
     }
 
     /// <summary>

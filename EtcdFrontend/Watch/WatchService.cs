@@ -17,6 +17,9 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
     /// <summary>etcd's text for a client-chosen watch id already in use on the stream.</summary>
     public const string DuplicateIdReason = "mvcc: duplicate watch ID provided on the WatchStream";
 
+    /// <summary>etcd's text for a watch whose range_end is not after its key.</summary>
+    public const string EmptyRangeReason = "mvcc: watcher range is empty";
+
     public override async Task Watch(IAsyncStreamReader<Rpc.WatchRequest> requestStream, IServerStreamWriter<Rpc.WatchResponse> responseStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
@@ -60,6 +63,11 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
         var now = hub.Fed;
         var start = request.StartRevision == 0 ? now + 1 : Math.Max(request.StartRevision, 1);
         var span = ProtoMapping.ToWatchSpan(request.Key, request.RangeEnd);
+        if (span.IsEmpty)
+        {
+            await RefuseAsync(stream, EmptyRangeReason, now, ct);
+            return;
+        }
         var watcher = hub.Register(stream, request.WatchId, id => new Watcher(stream, id, span, start)
         {
             NoPut = request.Filters.Contains(Rpc.WatchCreateRequest.Types.FilterType.Noput),
@@ -68,18 +76,25 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
             ProgressNotify = request.ProgressNotify,
             Fragment = request.Fragment,
         });
-        var created = WatchStream.Notice(watcher?.Id ?? -1);
-        created.Created = true;
         if (watcher is null)
         {
-            created.Canceled = true;
-            created.CancelReason = DuplicateIdReason;
+            await RefuseAsync(stream, DuplicateIdReason, now, ct);
+            return;
         }
+        var created = WatchStream.Notice(watcher.Id);
+        created.Created = true;
         await stream.EnqueueAsync(created, now, ct);
-        if (watcher is not null)
-        {
-            hub.Start(watcher);
-        }
+        hub.Start(watcher);
+    }
+
+    /// <summary>etcd's answer to a create it refuses: created and canceled at once, watch id −1, and the reason.</summary>
+    private static async Task RefuseAsync(WatchStream stream, string reason, long revision, CancellationToken ct)
+    {
+        var refused = WatchStream.Notice(-1);
+        refused.Created = true;
+        refused.Canceled = true;
+        refused.CancelReason = reason;
+        await stream.EnqueueAsync(refused, revision, ct);
     }
 
     private async Task CancelAsync(WatchStream stream, long watchId, CancellationToken ct)

@@ -51,6 +51,12 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         return all;
     }
 
+    /// <summary>
+    /// The header revision of a response that etcd sends with an empty header: the cancellation of a watch whose
+    /// start was compacted.
+    /// </summary>
+    public const long NoRevision = 0;
+
     /// <summary>A control response (created, canceled, progress) for <paramref name="watchId"/>; its header is set when sent.</summary>
     public static Rpc.WatchResponse Notice(long watchId) => new() { WatchId = watchId };
 
@@ -106,14 +112,14 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         var open = new Dictionary<long, Rpc.WatchResponse>();
         foreach (var entry in round)
         {
-            var header = Header(entry.HeaderRevision);
             if (entry.Control is { } control)
             {
                 open.Clear();
-                control.Header = header;
+                control.Header = entry.HeaderRevision == NoRevision ? headers.At(NoRevision) : Header(entry.HeaderRevision);
                 responses.Add(control);
                 continue;
             }
+            var header = Header(entry.HeaderRevision);
             var watcher = entry.Watcher!;
             var events = watcher.Select(entry.Revision!);
             if (events.Count == 0)

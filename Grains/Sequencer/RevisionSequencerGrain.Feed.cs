@@ -15,6 +15,7 @@ internal sealed partial class RevisionSequencerGrain
     private const int TailRevisions = 20_000;
     private const long TailBytes = 64L * 1024 * 1024;
     private const int StoreReadRevisions = 256;
+    private static readonly TimeSpan FeedHeartbeat = TimeSpan.FromSeconds(1);
 
     private readonly List<FeedItem> _tail = [];
     private long _tailStart;
@@ -33,7 +34,12 @@ internal sealed partial class RevisionSequencerGrain
             }
             if (next > _current)
             {
-                await _committed.Task.WaitAsync(cancellationToken);
+                var committed = _committed.Task;
+                if (await Task.WhenAny(committed, Task.Delay(FeedHeartbeat, cancellationToken)) != committed)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    yield return FeedItem.Heartbeat;
+                }
                 continue;
             }
             if (next >= _tailStart)
