@@ -16,6 +16,7 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     private const int QueueCapacity = 64 * 1024;
     private const int Round = 8192;
     private const int MergeEvents = 1000;
+    private const int MergeBytes = 1024 * 1024;
 
     private readonly Channel<Outgoing> _queue = Channel.CreateBounded<Outgoing>(
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -78,7 +79,8 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
 
     /// <summary>
     /// Writes queued responses to the client until the stream ends. Each round takes everything queued and, between
-    /// control responses, merges each watcher's consecutive revisions into one response — whole revisions stay
+    /// control responses, merges each watcher's consecutive revisions into one response of at most 1000 events and
+    /// 1 MiB — whole revisions stay
     /// together and each watcher's order is kept, which is all etcd's clients rely on; a watcher that asked for
     /// fragments gets one response (or fragment run) per revision. Writes are buffered and the last of a round
     /// flushes, so a burst leaves in few network writes. Headers never go back on a stream.
@@ -109,7 +111,7 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     private List<Rpc.WatchResponse> Build(List<Outgoing> round)
     {
         var responses = new List<Rpc.WatchResponse>(round.Count);
-        var open = new Dictionary<long, Rpc.WatchResponse>();
+        var open = new Dictionary<long, Merging>();
         foreach (var entry in round)
         {
             if (entry.Control is { } control)
@@ -131,15 +133,17 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
                 responses.AddRange(Fragments(watcher.Id, events, header));
                 continue;
             }
-            if (open.TryGetValue(watcher.Id, out var into) && into.Events.Count + events.Count <= MergeEvents)
+            var size = events.Sum(e => e.CalculateSize());
+            if (open.TryGetValue(watcher.Id, out var into) && into.Response.Events.Count + events.Count <= MergeEvents && into.Size + size <= MergeBytes)
             {
-                into.Events.AddRange(events);
-                into.Header = header;
+                into.Response.Events.AddRange(events);
+                into.Response.Header = header;
+                into.Size += size;
                 continue;
             }
             var response = new Rpc.WatchResponse { Header = header, WatchId = watcher.Id };
             response.Events.AddRange(events);
-            open[watcher.Id] = response;
+            open[watcher.Id] = new Merging(response, size);
             responses.Add(response);
         }
         return responses;
@@ -177,6 +181,14 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
             _header = headers.At(revision);
         }
         return _header;
+    }
+
+    /// <summary>A response still taking a watcher's revisions, and the bytes of its events so far.</summary>
+    private sealed class Merging(Rpc.WatchResponse response, int size)
+    {
+        public Rpc.WatchResponse Response { get; } = response;
+
+        public int Size { get; set; } = size;
     }
 
     /// <summary>A queued item: a watcher's revision to encode, or a ready control response.</summary>
