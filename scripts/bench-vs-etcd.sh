@@ -4,6 +4,8 @@
 #
 #   BENCH=/path/to/etcd-benchmark ./scripts/bench-vs-etcd.sh
 #
+# The watch row counts events delivered per second (1000 watchers on one key, 2000 puts); a second table gives
+# put → event latency (watch-latency), where the ratio is etcd's latency over KubeBrain's (higher is better).
 # BENCH is etcd's tools/benchmark binary (built from etcd's source: `go build ./tools/benchmark`).
 # Needs etcd on PATH (Debian: apt-get install -y etcd-server etcd-client). Optional: TOTAL (20000),
 # CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating).
@@ -58,6 +60,8 @@ workloads=(
   "range, serializable|range bench-range-key --consistency=s --total=$((TOTAL * 5))"
   "txn-put|txn-put --key-size=8 --val-size=256 --key-space-size=$TOTAL --total=$TOTAL"
   "stm (2 keys per txn)|stm --isolation=r --keys=1000 --keys-per-txn=2 --total=$((TOTAL / 4)) --val-size=256"
+  "lease-keepalive|lease-keepalive --total=$TOTAL"
+  "watch: 1000 watchers, events/s|watch --streams=10 --watch-per-stream=100 --watched-key-total=1 --put-total=2000 --put-rate=100000 --key-size=32"
 )
 echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd |"
 echo "|---|---:|---:|---:|"
@@ -74,3 +78,15 @@ for w in "${workloads[@]}"; do
     for (i = 1; i <= n; i++) { ks += k[i]; es += e[i] }
     printf "| %s | %.0f | %.0f | %.2f× |\n", name, ks / n, es / n, ks / es }'
 done
+
+latency() { # endpoint → "p50 p99" of put→event latency in ms
+  "$BENCH" --endpoints="$1" --conns="$CONNS" --clients="$CLIENTS" watch-latency --total=2000 --put-rate=200 --key-size=32 --val-size=32 2>&1 \
+    | tr '\r' '\n' | awk '/ 50% in/ { p50 = $3 * 1000 } / 99% in/ { p99 = $3 * 1000 } END { printf "%.2f %.2f", p50, p99 }'
+}
+read -r kb50 kb99 <<<"$(latency "127.0.0.1:$kb_port")"
+read -r et50 et99 <<<"$(latency "127.0.0.1:$etcd_port")"
+echo
+echo "| put → event latency | KubeBrain ms | etcd ms | etcd/KubeBrain |"
+echo "|---|---:|---:|---:|"
+awk -v a="$kb50" -v b="$et50" 'BEGIN { printf "| p50 | %.2f | %.2f | %.2f× |\n", a, b, b / a }'
+awk -v a="$kb99" -v b="$et99" 'BEGIN { printf "| p99 | %.2f | %.2f | %.2f× |\n", a, b, b / a }'

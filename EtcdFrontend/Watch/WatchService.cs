@@ -23,7 +23,7 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
     public override async Task Watch(IAsyncStreamReader<Rpc.WatchRequest> requestStream, IServerStreamWriter<Rpc.WatchResponse> responseStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        var stream = new WatchStream(headers, options.Value.MaxRequestBytes);
+        var stream = new WatchStream(headers, options.Value.MaxRequestBytes + EtcdFrontendOptions.GrpcOverheadBytes);
         var sending = stream.SendLoopAsync(responseStream, ct);
         try
         {

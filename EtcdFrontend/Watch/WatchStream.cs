@@ -149,7 +149,7 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         return responses;
     }
 
-    /// <summary>One revision's events, split into fragments when they exceed the request limit (etcd's fragment).</summary>
+    /// <summary>One revision's events, split into fragments above the request limit plus gRPC overhead, as etcd splits them.</summary>
     private List<Rpc.WatchResponse> Fragments(long watchId, List<Mvccpb.Event> events, Rpc.ResponseHeader header)
     {
         var whole = new Rpc.WatchResponse { Header = header, WatchId = watchId };
