@@ -62,21 +62,31 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
     }
 
     /// <summary>
-    /// Registers a watcher on its stream under the id the client chose, or the next free one for id 0; null when
-    /// the chosen id is taken. Nothing is delivered to it before <see cref="Start"/>.
+    /// Registers a watcher on its stream and queues its <c>created</c> reply, atomically with respect to
+    /// deliveries: the reply's header is F, the watcher starts at the requested revision or, for 0, at F + 1, and
+    /// no response with a later header can precede the reply on the stream. Uses the id the client chose, or the
+    /// next free one for id 0. Nothing is delivered to the watcher before <see cref="Start"/>.
     /// </summary>
-    public Watcher? Register(WatchStream stream, long requestedId, Func<long, Watcher> create)
+    public (Registration Outcome, Watcher? Watcher, long Revision) Register(
+        WatchStream stream, long requestedId, long requestedStart, Func<long, long, Watcher> create)
     {
         lock (_lock)
         {
+            var now = _fed;
             var id = requestedId != 0 ? requestedId : stream.NextId();
             if (!stream.IsFree(id))
             {
-                return null;
+                return (Registration.Duplicate, null, now);
             }
-            var watcher = create(id);
+            var created = WatchStream.Notice(id);
+            created.Created = true;
+            if (!stream.TryEnqueue(created, now))
+            {
+                return (Registration.QueueFull, null, now);
+            }
+            var watcher = create(id, requestedStart == 0 ? now + 1 : Math.Max(requestedStart, 1));
             stream.Add(watcher);
-            return watcher;
+            return (Registration.Created, watcher, now);
         }
     }
 

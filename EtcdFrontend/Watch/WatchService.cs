@@ -60,31 +60,35 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
     private async Task CreateAsync(WatchStream stream, Rpc.WatchCreateRequest request, CancellationToken ct)
     {
         await hub.WaitFedAsync(await backend.RevisionAsync(), ct);
-        var now = hub.Fed;
-        var start = request.StartRevision == 0 ? now + 1 : Math.Max(request.StartRevision, 1);
         var span = ProtoMapping.ToWatchSpan(request.Key, request.RangeEnd);
         if (span.IsEmpty)
         {
-            await RefuseAsync(stream, EmptyRangeReason, now, ct);
+            await RefuseAsync(stream, EmptyRangeReason, hub.Fed, ct);
             return;
         }
-        var watcher = hub.Register(stream, request.WatchId, id => new Watcher(stream, id, span, start)
+        while (true)
         {
-            NoPut = request.Filters.Contains(Rpc.WatchCreateRequest.Types.FilterType.Noput),
-            NoDelete = request.Filters.Contains(Rpc.WatchCreateRequest.Types.FilterType.Nodelete),
-            PrevKv = request.PrevKv,
-            ProgressNotify = request.ProgressNotify,
-            Fragment = request.Fragment,
-        });
-        if (watcher is null)
-        {
-            await RefuseAsync(stream, DuplicateIdReason, now, ct);
-            return;
+            var (outcome, watcher, now) = hub.Register(stream, request.WatchId, request.StartRevision, (id, start) => new Watcher(stream, id, span, start)
+            {
+                NoPut = request.Filters.Contains(Rpc.WatchCreateRequest.Types.FilterType.Noput),
+                NoDelete = request.Filters.Contains(Rpc.WatchCreateRequest.Types.FilterType.Nodelete),
+                PrevKv = request.PrevKv,
+                ProgressNotify = request.ProgressNotify,
+                Fragment = request.Fragment,
+            });
+            switch (outcome)
+            {
+                case Registration.Created:
+                    hub.Start(watcher!);
+                    return;
+                case Registration.Duplicate:
+                    await RefuseAsync(stream, DuplicateIdReason, now, ct);
+                    return;
+                default:
+                    await stream.WaitForRoomAsync(ct);
+                    break;
+            }
         }
-        var created = WatchStream.Notice(watcher.Id);
-        created.Created = true;
-        await stream.EnqueueAsync(created, now, ct);
-        hub.Start(watcher);
     }
 
     /// <summary>etcd's answer to a create it refuses: created and canceled at once, watch id −1, and the reason.</summary>

@@ -69,6 +69,9 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     public ValueTask EnqueueAsync(Watcher watcher, RevisionEvents revision, long headerRevision, CancellationToken cancellationToken) =>
         _queue.Writer.WriteAsync(new Outgoing(watcher, revision, null, headerRevision), cancellationToken);
 
+    /// <summary>Waits until the queue has room.</summary>
+    public async Task WaitForRoomAsync(CancellationToken cancellationToken) => await _queue.Writer.WaitToWriteAsync(cancellationToken);
+
     /// <summary>Queues a control response if it fits now.</summary>
     public bool TryEnqueue(Rpc.WatchResponse control, long headerRevision) =>
         _queue.Writer.TryWrite(new Outgoing(null, null, control, headerRevision));
