@@ -18,7 +18,7 @@ public sealed class EtcdProcess : IAsyncDisposable
         _process = process;
         _dataDir = dataDir;
         Endpoint = endpoint;
-        Channel = GrpcChannel.ForAddress(endpoint);
+        Channel = GrpcChannel.ForAddress(endpoint, new GrpcChannelOptions { MaxReceiveMessageSize = null, MaxSendMessageSize = null });
         Kv = new Rpc.KV.KVClient(Channel);
     }
 
@@ -30,7 +30,8 @@ public sealed class EtcdProcess : IAsyncDisposable
 
     public Rpc.KV.KVClient Kv { get; }
 
-    public static async Task<EtcdProcess> StartAsync()
+    /// <summary>Starts etcd with its defaults, plus <paramref name="extraArgs"/> (e.g. <c>--max-request-bytes=…</c>).</summary>
+    public static async Task<EtcdProcess> StartAsync(params string[] extraArgs)
     {
         var binary = Tools.Find("etcd") ?? throw new InvalidOperationException(
             "etcd is not installed: run the README test command (it installs etcd-server and etcd-client)");
@@ -55,7 +56,7 @@ public sealed class EtcdProcess : IAsyncDisposable
             "--initial-cluster-state=new",
             "--logger=zap",
             "--log-outputs=stderr",
-        })
+        }.Concat(extraArgs))
         {
             start.ArgumentList.Add(arg);
         }

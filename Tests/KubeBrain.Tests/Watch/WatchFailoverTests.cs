@@ -46,7 +46,7 @@ public sealed class WatchFailoverTests(ITestOutputHelper output)
             await observation.CreateAsync(i % 3, spans[i % spans.Length][0], spans[i % spans.Length][1], 0, prevKv: i % 2 == 0);
         }
         await observation.WaitCreatedAsync(WatchSession.DefaultWait);
-        var activations = host.Logs.Count(category, SequencerActivated);
+        var activations = target.Logs!.Count(category, SequencerActivated);
         Assert.True(activations >= 1, "the sequencer has not logged its activation");
 
         var writers = Task.WhenAll(Enumerable.Range(0, 4).Select(w => Task.Run(() => workload.RunWriterAsync(kv, 99 + w, w, 150))));
@@ -63,7 +63,7 @@ public sealed class WatchFailoverTests(ITestOutputHelper output)
             var deactivating = System.Diagnostics.Stopwatch.StartNew();
             var acked = workload.Acks.Value;
             await grains.GetGrain<IManagementGrain>(0).DeactivateGrain(sequencer.GetGrainId(), CancellationToken.None);
-            await host.Logs.WaitForAsync(category, SequencerActivated, activations + round, TimeSpan.FromSeconds(30));
+            await target.Logs!.WaitForAsync(category, SequencerActivated, activations + round, TimeSpan.FromSeconds(30));
             output.WriteLine($"deactivation {round}: a new activation after {deactivating.ElapsedMilliseconds} ms, {workload.Acks.Value - acked} writes answered meanwhile");
         }
         await writers;
@@ -73,7 +73,7 @@ public sealed class WatchFailoverTests(ITestOutputHelper output)
         var problems = history.CheckAgainst(workload.Acked, workload.Unknown);
         await observation.WaitCompleteAsync(history, TimeSpan.FromSeconds(20));
         problems.AddRange(observation.Validate(history));
-        output.WriteLine($"{workload.Acked.Count} acknowledged writes, {workload.Unknown} unknown outcomes, revisions {first}..{last}, {host.Logs.Count(category, SequencerActivated)} sequencer activations");
+        output.WriteLine($"{workload.Acked.Count} acknowledged writes, {workload.Unknown} unknown outcomes, revisions {first}..{last}, {target.Logs!.Count(category, SequencerActivated)} sequencer activations");
         Assert.True(problems.Count == 0, WatchGuaranteeValidator.Report(problems));
     }
 
@@ -89,14 +89,14 @@ public sealed class WatchFailoverTests(ITestOutputHelper output)
         var id = (await session.CreateAsync(OnPrefix(p))).WatchId;
         await PutAsync(target.Kv, p + "before", "x");
         await session.ReadEventsAsync(id, 1);
-        var activations = host.Logs.Count(category, SequencerActivated);
+        var activations = target.Logs!.Count(category, SequencerActivated);
 
         var stalled = System.Diagnostics.Stopwatch.StartNew();
         await grains.GetGrain<IManagementGrain>(0).DeactivateGrain(grains.GetGrain<IRevisionSequencerGrain>(0).GetGrainId(), CancellationToken.None);
         var after = await PutAsync(target.Kv, p + "after", "y");
         stalled.Stop();
 
-        Assert.True(host.Logs.Count(category, SequencerActivated) > activations, "the sequencer was not reactivated");
+        Assert.True(target.Logs!.Count(category, SequencerActivated) > activations, "the sequencer was not reactivated");
         Assert.True(stalled.Elapsed < TimeSpan.FromSeconds(5), $"a write after the deactivation took {stalled.Elapsed.TotalSeconds:0.0} s");
         AssertEvents([PutEvent(Kv(p + "after", "y", after, after, 1))], await session.ReadEventsAsync(id, 1));
     }

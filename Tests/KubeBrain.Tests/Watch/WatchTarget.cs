@@ -4,6 +4,7 @@ using Grpc.Core.Interceptors;
 using KubeBrain.Silo;
 using KubeBrain.Tests.Infrastructure;
 using KubeBrain.Tests.Wire;
+using Microsoft.Extensions.Logging;
 using Xunit;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 
@@ -26,8 +27,9 @@ public sealed class WatchTarget : IAsyncDisposable
 
     private readonly IAsyncDisposable _owner;
 
-    private WatchTarget(string name, string endpoint, Grpc.Net.Client.GrpcChannel channel, int maxRequestBytes, IAsyncDisposable owner, WatchKubeBrainHost? host)
+    private WatchTarget(string name, string endpoint, Grpc.Net.Client.GrpcChannel channel, int maxRequestBytes, IAsyncDisposable owner, KubeBrainInstance? host, LogRecorder? logs)
     {
+        Logs = logs;
         Name = name;
         Endpoint = endpoint;
         MaxRequestBytes = maxRequestBytes;
@@ -49,7 +51,10 @@ public sealed class WatchTarget : IAsyncDisposable
     public int MaxRequestBytes { get; }
 
     /// <summary>The in-process KubeBrain server; null for etcd.</summary>
-    public WatchKubeBrainHost? Host { get; }
+    public KubeBrainInstance? Host { get; }
+
+    /// <summary>Every log event the KubeBrain server wrote; null for etcd.</summary>
+    public LogRecorder? Logs { get; }
 
     public CallInvoker Invoker { get; }
 
@@ -64,12 +69,16 @@ public sealed class WatchTarget : IAsyncDisposable
 
     public static async Task<WatchTarget> StartKubeBrainAsync(StorageKind storage = StorageKind.Memory, int? maxRequestBytes = null, TimeSpan? progressInterval = null)
     {
-        var host = await WatchKubeBrainHost.StartAsync(storage, options => options with
-        {
-            MaxRequestBytes = maxRequestBytes ?? options.MaxRequestBytes,
-            WatchProgressNotifyInterval = progressInterval ?? options.WatchProgressNotifyInterval,
-        });
-        return new WatchTarget("kubebrain", host.Endpoint, host.Channel, host.Options.MaxRequestBytes, host, host);
+        var logs = new LogRecorder();
+        var host = await KubeBrainInstance.StartAsync(
+            storage,
+            configure: options => options with
+            {
+                MaxRequestBytes = maxRequestBytes ?? options.MaxRequestBytes,
+                WatchProgressNotifyInterval = progressInterval ?? options.WatchProgressNotifyInterval,
+            },
+            customize: builder => builder.Logging.AddProvider(logs));
+        return new WatchTarget("kubebrain", host.Endpoint, host.Channel, host.Options.MaxRequestBytes, host, host, logs);
     }
 
     public static async Task<WatchTarget> StartEtcdAsync(int? maxRequestBytes = null, TimeSpan? progressInterval = null)
@@ -83,8 +92,8 @@ public sealed class WatchTarget : IAsyncDisposable
         {
             args.Add(string.Create(CultureInfo.InvariantCulture, $"--experimental-watch-progress-notify-interval={(long)interval.TotalMilliseconds}ms"));
         }
-        var etcd = await WatchEtcdProcess.StartAsync([.. args]);
-        return new WatchTarget("etcd", etcd.Endpoint, etcd.Channel, maxRequestBytes ?? 1_572_864, etcd, null);
+        var etcd = await EtcdProcess.StartAsync([.. args]);
+        return new WatchTarget("etcd", etcd.Endpoint, etcd.Channel, maxRequestBytes ?? 1_572_864, etcd, null, null);
     }
 
     public ValueTask DisposeAsync() => _owner.DisposeAsync();
