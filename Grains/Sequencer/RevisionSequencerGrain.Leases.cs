@@ -24,9 +24,6 @@ internal sealed partial class RevisionSequencerGrain
 
     private readonly Lessor _lessor = new();
 
-    /// <summary>The flush under way, or the last one: every flush before it has ended.</summary>
-    private Task _flush = Task.CompletedTask;
-
     /// <summary>A monotonic clock reading.</summary>
     private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
 

@@ -29,6 +29,9 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     private long _epoch;
     private long _batchId;
     private Task _flushing = Task.CompletedTask;
+
+    /// <summary>The flush under way, or the last one: every flush before it has ended.</summary>
+    private Task _flush = Task.CompletedTask;
     private bool _purgeRequested;
     private Task _purging = Task.CompletedTask;
     private RangeDirectory _directory = new(0, []);
@@ -73,7 +76,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     {
         var epoch = await store.ClaimRangeAsync(rangeId, CancellationToken.None);
         _rangeEpochs[rangeId] = epoch;
-        await _flushing;
+        await _flush;
         if (!_directory.RangeIds.Contains(rangeId))
         {
             _directory = new RangeDirectory(_directory.RangeIds.Count + 1, [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
