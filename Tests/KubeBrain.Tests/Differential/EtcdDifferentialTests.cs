@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Google.Protobuf;
-using Grpc.Core;
 using KubeBrain.Silo;
 using KubeBrain.Tests.Wire;
 using Xunit;
@@ -314,8 +313,8 @@ public sealed class EtcdDifferentialTests
         for (var i = 0; i < script.Count; i++)
         {
             var step = script[i];
-            var expected = await SendAsync(etcd.Kv, step.Request);
-            var actual = await SendAsync(kubeBrain.Kv, step.Request);
+            var expected = await KvCalls.SendAsync(etcd.Kv, step.Request);
+            var actual = await KvCalls.SendAsync(kubeBrain.Kv, step.Request);
             if (expected.Text != actual.Text || !Equals(expected.Response, actual.Response))
             {
                 differences.Add($"step {i + 1} \"{step.Name}\"\n  request:   {ProtoText.Format(step.Request)}\n  etcd:      {expected.Text}\n  kubebrain: {actual.Text}");
@@ -332,31 +331,6 @@ public sealed class EtcdDifferentialTests
                 report.Append(CultureInfo.InvariantCulture, $"\n... and {differences.Count - shown} more");
             }
             Assert.Fail(report.ToString());
-        }
-    }
-
-    /// <summary>A response without the member-specific header fields (null for an error), and it or the error as text.</summary>
-    private sealed record Outcome(IMessage? Response, string Text);
-
-    private static async Task<Outcome> SendAsync(Rpc.KV.KVClient kv, IMessage request)
-    {
-        try
-        {
-            IMessage response = request switch
-            {
-                Rpc.RangeRequest range => await kv.RangeAsync(range),
-                Rpc.PutRequest put => await kv.PutAsync(put),
-                Rpc.DeleteRangeRequest delete => await kv.DeleteRangeAsync(delete),
-                Rpc.TxnRequest txn => await kv.TxnAsync(txn),
-                Rpc.CompactionRequest compact => await kv.CompactAsync(compact),
-                _ => throw new ArgumentException($"no KV method takes a {request.Descriptor.Name}", nameof(request)),
-            };
-            var comparable = ProtoText.WithoutMemberFields(response);
-            return new Outcome(comparable, comparable.Descriptor.Name + " " + ProtoText.Format(comparable));
-        }
-        catch (RpcException error)
-        {
-            return new Outcome(null, $"error {error.StatusCode} \"{error.Status.Detail}\"");
         }
     }
 }

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Google.Protobuf;
-using Grpc.Core;
 using KubeBrain.Silo;
+using KubeBrain.Tests.Differential;
 using Xunit;
 using static KubeBrain.Tests.Watch.WatchKit;
 using Filter = KubeBrain.Protos.Etcdserverpb.WatchCreateRequest.Types.FilterType;
@@ -169,7 +169,7 @@ public sealed class WatchDifferentialTests
             switch (step)
             {
                 case Write write:
-                    steps.Add($"{write.Name}: {await SendAsync(target.Kv, write.Request)}");
+                    steps.Add($"{write.Name}: {(await KvCalls.SendAsync(target.Kv, write.Request)).Text}");
                     break;
                 case Create create:
                     creates++;
@@ -222,26 +222,6 @@ public sealed class WatchDifferentialTests
         catch (TimeoutException e)
         {
             steps.Add($"{step.Name}: timed out ({e.Message.Split(';')[0]})");
-        }
-    }
-
-    private static async Task<string> SendAsync(Rpc.KV.KVClient kv, IMessage request)
-    {
-        try
-        {
-            IMessage response = request switch
-            {
-                Rpc.PutRequest put => await kv.PutAsync(put),
-                Rpc.DeleteRangeRequest delete => await kv.DeleteRangeAsync(delete),
-                Rpc.TxnRequest txn => await kv.TxnAsync(txn),
-                Rpc.CompactionRequest compact => await kv.CompactAsync(compact),
-                _ => throw new ArgumentException($"no write takes a {request.Descriptor.Name}", nameof(request)),
-            };
-            return Text(response);
-        }
-        catch (RpcException error)
-        {
-            return $"error {error.StatusCode} \"{error.Status.Detail}\"";
         }
     }
 }

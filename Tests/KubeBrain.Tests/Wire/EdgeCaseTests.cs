@@ -60,4 +60,33 @@ public sealed class EdgeCaseTests(KubeBrainFixture fixture) : EdgeCaseContract(f
     }
 }
 
+/// <summary>What KubeBrain does not implement is refused with Unimplemented naming it (I8), never ignored.</summary>
+public sealed class UnsupportedFieldTests(KubeBrainFixture fixture) : IClassFixture<KubeBrainFixture>
+{
+    [Fact]
+    public async Task ARangeWithARevisionInsideATxn_IsRefusedByName_AndNothingIsWritten()
+    {
+        var kv = fixture.Target.Kv;
+        var p = NewPrefix("unsupported");
+        var before = await CurrentRevisionAsync(kv);
+        var historical = new Rpc.RequestOp { RequestRange = new Rpc.RangeRequest { Key = B(p + "k"), Revision = 1 } };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => kv.TxnAsync(Txn([], [OpPut(p + "k", "v"), historical])).ResponseAsync);
+
+        Assert.Equal((StatusCode.Unimplemented, "kubebrain: request_range.revision inside a txn is not supported"), (error.StatusCode, error.Status.Detail));
+        Assert.Equal(before, await CurrentRevisionAsync(kv));
+    }
+
+    [Fact]
+    public async Task RangeStream_IsUnimplemented()
+    {
+        using var call = fixture.Target.Kv.RangeStream(Get("/registry/pods/"));
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext());
+
+        Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
+        Assert.Contains("RangeStream", error.Status.Detail, StringComparison.Ordinal);
+    }
+}
+
 public sealed class EtcdEdgeCaseTests(EtcdFixture fixture) : EdgeCaseContract(fixture), IClassFixture<EtcdFixture>;
