@@ -43,7 +43,11 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         _compact = metadata.CompactRevision;
         _epoch = metadata.Epoch;
         var ranges = await store.ListRangesAsync(cancellationToken);
-        _directory = new RangeDirectory(ranges.Count, ranges);
+        foreach (var range in ranges)
+        {
+            _rangeEpochs[range.RangeId] = range.Epoch;
+        }
+        _directory = new RangeDirectory(ranges.Count, [.. ranges.Select(r => r.RangeId)]);
         StartFeedAt(_current + 1);
         LogActivated(_epoch, _current, _compact);
         if (_compact > 0)

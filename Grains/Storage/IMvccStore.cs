@@ -80,8 +80,8 @@ public interface IMvccStore : IAsyncDisposable
     /// <summary>Records a new epoch for the key range <paramref name="rangeId"/> (1 on its first claim) and returns it.</summary>
     Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken);
 
-    /// <summary>The key ranges ever claimed, in ascending ordinal id order.</summary>
-    Task<IReadOnlyList<string>> ListRangesAsync(CancellationToken cancellationToken);
+    /// <summary>The key ranges ever claimed with their latest epochs, in ascending ordinal id order.</summary>
+    Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken);
 
     /// <summary>The physical size of the database in bytes.</summary>
     Task<long> SizeAsync(CancellationToken cancellationToken);
@@ -151,6 +151,9 @@ public sealed record RevisionsResult(KvStatus Status, long CompactRevision, IRea
 
 /// <summary>A granted lease as recorded: its id, granted TTL and the last checkpoint of its remaining TTL, in seconds.</summary>
 public sealed record StoredLease(long Id, long Ttl, long RemainingTtl);
+
+/// <summary>A key range and the epoch of its latest claim.</summary>
+public sealed record RangeOwner(string RangeId, long Epoch);
 
 /// <summary>A live key whose current version carries <see cref="Lease"/>.</summary>
 public sealed record LeasedKey(long Lease, byte[] Key);

@@ -189,12 +189,12 @@ public sealed class InMemoryMvccStore : IMvccStore
         }
     }
 
-    public Task<IReadOnlyList<string>> ListRangesAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken)
     {
         lock (_lock)
         {
             EnsureOpen();
-            return Task.FromResult<IReadOnlyList<string>>([.. _ranges.Keys]);
+            return Task.FromResult<IReadOnlyList<RangeOwner>>([.. _ranges.Select(r => new RangeOwner(r.Key, r.Value))]);
         }
     }
 

@@ -34,7 +34,7 @@ internal sealed class SqliteLogReader : IDisposable
             "WHERE r.revision >= @from AND r.revision <= @to ORDER BY r.revision, r.sub",
             "@from",
             "@to");
-        _listRanges = SqliteCommands.Create(connection, "SELECT range_id FROM range_owner ORDER BY range_id");
+        _listRanges = SqliteCommands.Create(connection, "SELECT range_id, epoch FROM range_owner ORDER BY range_id");
         _size = SqliteCommands.Create(connection, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
         _listLeases = SqliteCommands.Create(connection, "SELECT id, ttl, remaining_ttl FROM leases ORDER BY id");
         _leasedKeys = SqliteCommands.Create(
@@ -150,13 +150,13 @@ internal sealed class SqliteLogReader : IDisposable
         return new RevisionsResult(KvStatus.Ok, compactRevision, rows, prevs);
     }
 
-    public IReadOnlyList<string> ListRanges()
+    public IReadOnlyList<RangeOwner> ListRanges()
     {
-        var ranges = new List<string>();
+        var ranges = new List<RangeOwner>();
         using var reader = _listRanges.ExecuteReader();
         while (reader.Read())
         {
-            ranges.Add(reader.GetString(0));
+            ranges.Add(new RangeOwner(reader.GetString(0), reader.GetInt64(1)));
         }
         return ranges;
     }

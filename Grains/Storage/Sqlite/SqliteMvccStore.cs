@@ -97,7 +97,7 @@ public sealed class SqliteMvccStore : IMvccStore
         return WriteAsync(writer => writer.ClaimRange(rangeId), cancellationToken);
     }
 
-    public Task<IReadOnlyList<string>> ListRangesAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var reader = RentReader();

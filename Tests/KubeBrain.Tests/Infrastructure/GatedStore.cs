@@ -45,7 +45,7 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
 
     public Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken) => inner.ClaimRangeAsync(rangeId, cancellationToken);
 
-    public Task<IReadOnlyList<string>> ListRangesAsync(CancellationToken cancellationToken) => inner.ListRangesAsync(cancellationToken);
+    public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken) => inner.ListRangesAsync(cancellationToken);
 
     public Task<long> SizeAsync(CancellationToken cancellationToken) => inner.SizeAsync(cancellationToken);
 

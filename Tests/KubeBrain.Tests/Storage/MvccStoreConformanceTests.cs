@@ -669,7 +669,9 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         ];
 
         Assert.Equal(new long[] { 1, 1, 2, 3, 2, 1 }, epochs);
-        Assert.Equal(new[] { "/Z", "/registry/leases/", "/registry/pods/" }, await Store.ListRangesAsync(None));
+        Assert.Equal(
+            new RangeOwner[] { new("/Z", 1), new("/registry/leases/", 2), new("/registry/pods/", 3) },
+            await Store.ListRangesAsync(None));
     }
 
     [Fact]

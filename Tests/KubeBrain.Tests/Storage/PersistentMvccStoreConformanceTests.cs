@@ -26,7 +26,7 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
 
         Assert.Equal(new StoreMetadata(Log.CurrentRevision, 12, epoch + 1), reopened);
         Assert.Equal(before, await ReadEverythingFromAsync(12));
-        Assert.Equal(new[] { "/registry/leases/", "/registry/pods/" }, await Store.ListRangesAsync(None));
+        Assert.Equal(new RangeOwner[] { new("/registry/leases/", 1), new("/registry/pods/", 2) }, await Store.ListRangesAsync(None));
         Assert.Equal(3, await Store.ClaimRangeAsync("/registry/pods/", None));
         Assert.Equal(0, await Store.PurgeAsync(100, None));
         Log.Revision().Put("/after", "reopen");
