@@ -47,7 +47,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         {
             _rangeEpochs[range.RangeId] = range.Epoch;
         }
-        _directory = new RangeDirectory(ranges.Count, [.. ranges.Select(r => r.RangeId)]);
+        _directory = new RangeDirectory(ranges.Sum(r => r.Epoch), [.. ranges.Select(r => r.RangeId)]);
         StartFeedAt(_current + 1);
         LogActivated(_epoch, _current, _compact);
         if (_compact > 0)
@@ -73,18 +73,18 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     public Task<RangeDirectory> DirectoryAsync() => Task.FromResult(_directory);
 
     /// <summary>
-    /// From the claim on, submissions of older activations of the range are refused; the claim answers once
-    /// no flush of theirs is under way, so the new activation loads every write they committed.
+    /// From the claim on, submissions of older activations of the range, and groups validated under the older
+    /// directory version, are refused; the claim answers once no flush that took them is under way, so the new
+    /// activation loads every write they committed.
     /// </summary>
     public async Task<RangeClaim> ClaimRangeAsync(string rangeId)
     {
         var epoch = await store.ClaimRangeAsync(rangeId, CancellationToken.None);
         _rangeEpochs[rangeId] = epoch;
+        _directory = new RangeDirectory(
+            _directory.Version + 1,
+            _directory.RangeIds.Contains(rangeId) ? _directory.RangeIds : [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
         await _flush;
-        if (!_directory.RangeIds.Contains(rangeId))
-        {
-            _directory = new RangeDirectory(_directory.RangeIds.Count + 1, [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
-        }
         return new RangeClaim(epoch, _current, _compact);
     }
 
