@@ -66,17 +66,23 @@ public sealed class ServerProcess : IAsyncDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    /// <summary>Starts the server on the SQLite store in <paramref name="dataDir"/> and waits until it serves.</summary>
-    public static async Task<ServerProcess> StartAsync(string dataDir, params string[] extraArgs)
+    /// <summary>
+    /// Starts the server with <paramref name="dataDir"/> (the SQLite store's, unless <paramref name="extraArgs"/> choose
+    /// another store; null for none) and waits until it serves. The server sees the command line only, never <c>KUBEBRAIN_POSTGRES</c>.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(string? dataDir, params string[] extraArgs)
     {
         var endpoint = $"http://127.0.0.1:{FreePort.Next()}";
         var args = new List<string>
         {
             "--listen-client-urls", endpoint,
-            "--data-dir", dataDir,
             "--silo-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--gateway-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        if (dataDir is not null)
+        {
+            args.AddRange(["--data-dir", dataDir]);
+        }
         args.AddRange(extraArgs);
         var process = Process.Start(StartInfo([.. args]))!;
         var server = new ServerProcess(process, endpoint);
@@ -148,6 +154,7 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             start.ArgumentList.Add(arg);
         }
+        start.Environment.Remove(KubeBrain.Silo.ServerOptions.PostgresEnvironmentVariable);
         return start;
     }
 

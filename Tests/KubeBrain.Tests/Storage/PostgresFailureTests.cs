@@ -48,8 +48,7 @@ public sealed class PostgresFailureTests : IDisposable
     public async Task AnOutageFailsCallsAsUnavailable_LosesNoAcknowledgedAppend_AndTheStoreRecoversByItself()
     {
         using var postgres = PostgresProcess.Start();
-        using var database = postgres.CreateDatabase();
-        await using var store = NewStore(database.ConnectionString);
+        await using var store = NewStore(postgres.CreateDatabase());
         var epoch = (await store.OpenAsync(None)).Epoch;
         var acknowledged = new ConcurrentDictionary<long, string>();
         var current = 1L;
@@ -132,7 +131,8 @@ public sealed class PostgresFailureTests : IDisposable
     [Fact]
     public async Task AnAppendWhoseAnswerIsLostIsResolvedAsCommitted()
     {
-        using var database = SharedPostgres.CreateDatabase();
+        using var shared = SharedPostgres.CreateDatabase();
+        var database = shared.ConnectionString;
         await using var proxy = ProxyTo(database);
         await using var store = NewStore(ThroughProxy(database, proxy));
         var epoch = (await store.OpenAsync(None)).Epoch;
@@ -162,7 +162,8 @@ public sealed class PostgresFailureTests : IDisposable
     [Fact]
     public async Task AnAppendLostOnItsWayIsResolvedAsNotCommitted_AndCannotCommitLate()
     {
-        using var database = SharedPostgres.CreateDatabase();
+        using var shared = SharedPostgres.CreateDatabase();
+        var database = shared.ConnectionString;
         await using var proxy = ProxyTo(database);
         await using var store = NewStore(ThroughProxy(database, proxy));
         var epoch = (await store.OpenAsync(None)).Epoch;
@@ -192,7 +193,7 @@ public sealed class PostgresFailureTests : IDisposable
     public async Task AnAppendWhoseSessionLingersIsResolvedByEndingThatSession()
     {
         using var postgres = PostgresProcess.Start();
-        using var database = postgres.CreateDatabase();
+        var database = postgres.CreateDatabase();
         await using var proxy = ProxyTo(database);
         await using var store = NewStore(ThroughProxy(database, proxy));
         var epoch = (await store.OpenAsync(None)).Epoch;
@@ -214,14 +215,14 @@ public sealed class PostgresFailureTests : IDisposable
     private PostgresMvccStore NewStore(string connectionString) =>
         new(new PostgresStoreOptions { ConnectionString = connectionString, MaxPoolSize = 4 }, _loggerFactory.CreateLogger<PostgresMvccStore>());
 
-    private static TcpProxy ProxyTo(TestDatabase database)
+    private static TcpProxy ProxyTo(string database)
     {
-        var target = new NpgsqlConnectionStringBuilder(database.ConnectionString);
+        var target = new NpgsqlConnectionStringBuilder(database);
         return new TcpProxy(target.Host!, target.Port);
     }
 
-    private static string ThroughProxy(TestDatabase database, TcpProxy proxy) =>
-        new NpgsqlConnectionStringBuilder(database.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString;
+    private static string ThroughProxy(string database, TcpProxy proxy) =>
+        new NpgsqlConnectionStringBuilder(database) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString;
 
     /// <summary>Revisions first.. of one row each, a key per revision and the batch id in the value.</summary>
     private static CommitBatch Batch(long epoch, long batchId, long first, int revisions)
@@ -244,9 +245,9 @@ public sealed class PostgresFailureTests : IDisposable
     }
 
     /// <summary>The metadata row's current revision and last batch id, read around the proxy.</summary>
-    private static async Task<(long Current, long LastBatchId)> MetaAsync(TestDatabase database)
+    private static async Task<(long Current, long LastBatchId)> MetaAsync(string database)
     {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await using var connection = new NpgsqlConnection(database);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT current_revision, last_batch_id FROM meta", connection);
         await using var reader = await command.ExecuteReaderAsync();
