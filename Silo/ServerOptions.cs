@@ -80,10 +80,7 @@ public sealed record ServerOptions
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
         var fromEnvironment = Environment.GetEnvironmentVariable(PostgresEnvironmentVariable);
-        var options = new ServerOptions
-        {
-            PostgresConnectionString = string.IsNullOrEmpty(fromEnvironment) ? null : ConnectionString(PostgresEnvironmentVariable, fromEnvironment),
-        };
+        var options = new ServerOptions { PostgresConnectionString = string.IsNullOrEmpty(fromEnvironment) ? null : fromEnvironment };
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -123,9 +120,16 @@ public sealed record ServerOptions
                 _ => throw new ArgumentException($"unknown flag {name}"),
             };
         }
-        if (options.Storage == StorageKind.Postgres && options.PostgresConnectionString is null)
+        if (options.Storage == StorageKind.Postgres)
         {
-            throw new ArgumentException($"--storage postgres needs --postgres-connection-string or the environment variable {PostgresEnvironmentVariable}");
+            if (options.PostgresConnectionString is null)
+            {
+                throw new ArgumentException($"--storage postgres needs --postgres-connection-string or the environment variable {PostgresEnvironmentVariable}");
+            }
+            if (ReferenceEquals(options.PostgresConnectionString, fromEnvironment))
+            {
+                _ = ConnectionString(PostgresEnvironmentVariable, fromEnvironment);
+            }
         }
         return options;
     }

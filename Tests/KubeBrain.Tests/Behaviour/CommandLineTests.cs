@@ -32,4 +32,13 @@ public sealed class CommandLineTests
         Assert.Equal(2, exitCode);
         Assert.Contains(message, output, StringComparison.Ordinal);
     }
+
+    /// <summary>The environment variable stands in for the flag, and a bad value in it is named like a bad flag.</summary>
+    [Fact]
+    public async Task ThePostgresConnectionStringMayComeFromTheEnvironment()
+    {
+        var (exitCode, output) = await ServerProcess.RunToExitWithPostgresAsync("Host", "--storage", "postgres");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("KUBEBRAIN_POSTGRES is not a valid connection string", output, StringComparison.Ordinal);
+    }
 }

@@ -57,9 +57,17 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Runs the server with <paramref name="args"/> to completion and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(params string[] args)
+    public static Task<(int ExitCode, string Output)> RunToExitAsync(params string[] args) => RunToExitWithPostgresAsync(null, args);
+
+    /// <summary>As <see cref="RunToExitAsync"/>, with <c>KUBEBRAIN_POSTGRES</c> set to <paramref name="postgres"/> when it is not null.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitWithPostgresAsync(string? postgres, params string[] args)
     {
-        using var process = Process.Start(StartInfo(args))!;
+        var start = StartInfo(args);
+        if (postgres is not null)
+        {
+            start.Environment[KubeBrain.Silo.ServerOptions.PostgresEnvironmentVariable] = postgres;
+        }
+        using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
