@@ -2,6 +2,7 @@ using System.Net;
 using KubeBrain.EtcdFrontend.Hosting;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.InMemory;
+using KubeBrain.Grains.Storage.Postgres;
 using KubeBrain.Grains.Storage.Sqlite;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Orleans.Configuration;
@@ -33,11 +34,22 @@ public static class KubeBrainServer
                 Listen(kestrel, url);
             }
         });
-        builder.Services.AddSingleton<IMvccStore>(_ => options.Storage switch
+        switch (options.Storage)
         {
-            StorageKind.Memory => new InMemoryMvccStore(),
-            _ => new SqliteMvccStore(Path.Combine(options.EffectiveDataDir, DatabaseFile)),
-        });
+            case StorageKind.Postgres:
+                builder.Services.AddPostgresMvccStore(o =>
+                {
+                    o.ConnectionString = options.PostgresConnectionString!;
+                    o.MaxPoolSize = options.PostgresPoolSize;
+                });
+                break;
+            case StorageKind.Memory:
+                builder.Services.AddSingleton<IMvccStore>(_ => new InMemoryMvccStore());
+                break;
+            default:
+                builder.Services.AddSingleton<IMvccStore>(_ => new SqliteMvccStore(Path.Combine(options.EffectiveDataDir, DatabaseFile)));
+                break;
+        }
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);

@@ -19,6 +19,6 @@ catch (ArgumentException e)
 
 var app = KubeBrainServer.Build(options);
 await app.StartAsync();
-Console.WriteLine($"KubeBrain '{options.Name}' serving etcd on {string.Join(", ", options.ListenClientUrls)} ({options.Storage}{(options.Storage == StorageKind.Sqlite ? $" in {Path.GetFullPath(options.EffectiveDataDir)}" : "")})");
+Console.WriteLine($"KubeBrain '{options.Name}' serving etcd on {string.Join(", ", options.ListenClientUrls)} ({options.DescribeStorage()})");
 await app.WaitForShutdownAsync();
 return 0;

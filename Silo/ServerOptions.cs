@@ -1,5 +1,7 @@
 using System.Globalization;
 using KubeBrain.EtcdFrontend;
+using KubeBrain.Grains.Storage.Postgres;
+using Npgsql;
 
 namespace KubeBrain.Silo;
 
@@ -8,6 +10,7 @@ public enum StorageKind
 {
     Sqlite,
     Memory,
+    Postgres,
 }
 
 /// <summary>The server's command line, with etcd's flag names where etcd has one.</summary>
@@ -22,6 +25,14 @@ public sealed record ServerOptions
     public string? DataDir { get; init; }
 
     public StorageKind Storage { get; init; } = StorageKind.Sqlite;
+
+    /// <summary>The environment variable that supplies <see cref="PostgresConnectionString"/> when the flag is absent.</summary>
+    public const string PostgresEnvironmentVariable = "KUBEBRAIN_POSTGRES";
+
+    /// <summary>The Npgsql connection string of the PostgreSQL store (<c>--storage postgres</c>).</summary>
+    public string? PostgresConnectionString { get; init; }
+
+    public int PostgresPoolSize { get; init; } = PostgresStoreOptions.DefaultMaxPoolSize;
 
     public int MaxRequestBytes { get; init; } = EtcdFrontendOptions.DefaultMaxRequestBytes;
 
@@ -50,7 +61,11 @@ public sealed record ServerOptions
           --advertise-client-urls URL[,URL]  client URLs reported by MemberList    [the listen URLs]
           --name NAME                        member name                           [default]
           --data-dir DIR                     where the SQLite store lives          [<name>.kubebrain]
-          --storage sqlite|memory            storage backend                       [sqlite]
+          --storage sqlite|memory|postgres   storage backend                       [sqlite]
+          --postgres-connection-string CS    Npgsql connection string of the PostgreSQL store
+                                             (Host=…;Port=…;Username=…;Password=…;Database=…)
+                                                                                   [$KUBEBRAIN_POSTGRES]
+          --postgres-pool-size N             most connections to PostgreSQL        [20]
           --max-request-bytes N              largest write request in bytes        [1572864]
           --max-txn-ops N                    most operations per txn branch        [128]
           --emulated-etcd-version X.Y.Z      version reported by Status            [3.6.0]
@@ -64,7 +79,8 @@ public sealed record ServerOptions
     /// <summary>Parses <c>--flag value</c> and <c>--flag=value</c>; throws <see cref="ArgumentException"/> naming the bad flag.</summary>
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
-        var options = new ServerOptions();
+        var fromEnvironment = Environment.GetEnvironmentVariable(PostgresEnvironmentVariable);
+        var options = new ServerOptions { PostgresConnectionString = string.IsNullOrEmpty(fromEnvironment) ? null : fromEnvironment };
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -93,6 +109,8 @@ public sealed record ServerOptions
                 "--name" => options with { Name = NonEmpty(name, Value()) },
                 "--data-dir" => options with { DataDir = NonEmpty(name, Value()) },
                 "--storage" => options with { Storage = StorageOf(name, Value()) },
+                "--postgres-connection-string" => options with { PostgresConnectionString = ConnectionString(name, Value()) },
+                "--postgres-pool-size" => options with { PostgresPoolSize = Positive(name, Value()) },
                 "--max-request-bytes" => options with { MaxRequestBytes = Positive(name, Value()) },
                 "--max-txn-ops" => options with { MaxTxnOps = Positive(name, Value()) },
                 "--emulated-etcd-version" => options with { EmulatedEtcdVersion = Version(name, Value()) },
@@ -102,7 +120,33 @@ public sealed record ServerOptions
                 _ => throw new ArgumentException($"unknown flag {name}"),
             };
         }
+        if (options.Storage == StorageKind.Postgres)
+        {
+            if (options.PostgresConnectionString is null)
+            {
+                throw new ArgumentException($"--storage postgres needs --postgres-connection-string or the environment variable {PostgresEnvironmentVariable}");
+            }
+            if (ReferenceEquals(options.PostgresConnectionString, fromEnvironment))
+            {
+                _ = ConnectionString(PostgresEnvironmentVariable, fromEnvironment);
+            }
+        }
         return options;
+    }
+
+    /// <summary>Where the data lives, for the start-up line; a PostgreSQL store is named without its credentials.</summary>
+    public string DescribeStorage()
+    {
+        switch (Storage)
+        {
+            case StorageKind.Sqlite:
+                return $"sqlite in {Path.GetFullPath(EffectiveDataDir)}";
+            case StorageKind.Postgres:
+                var postgres = new NpgsqlConnectionStringBuilder(PostgresConnectionString);
+                return $"postgres at {postgres.Host}:{postgres.Port.ToString(CultureInfo.InvariantCulture)}/{postgres.Database ?? postgres.Username}";
+            default:
+                return "memory";
+        }
     }
 
     private static IReadOnlyList<Uri> Urls(string flag, string value)
@@ -126,8 +170,23 @@ public sealed record ServerOptions
     {
         "sqlite" => StorageKind.Sqlite,
         "memory" => StorageKind.Memory,
-        _ => throw new ArgumentException($"{flag}: '{value}' is not one of sqlite, memory"),
+        "postgres" => StorageKind.Postgres,
+        _ => throw new ArgumentException($"{flag}: '{value}' is not one of sqlite, memory, postgres"),
     };
+
+    /// <summary>Checks the syntax only; the message names the flag but never repeats the value, which may hold a password.</summary>
+    private static string ConnectionString(string flag, string value)
+    {
+        try
+        {
+            _ = new NpgsqlConnectionStringBuilder(value);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{flag} is not a valid connection string: {e.Message}");
+        }
+        return NonEmpty(flag, value);
+    }
 
     private static int Positive(string flag, string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0

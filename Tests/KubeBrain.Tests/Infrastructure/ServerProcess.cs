@@ -57,26 +57,40 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Runs the server with <paramref name="args"/> to completion and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(params string[] args)
+    public static Task<(int ExitCode, string Output)> RunToExitAsync(params string[] args) => RunToExitWithPostgresAsync(null, args);
+
+    /// <summary>As <see cref="RunToExitAsync"/>, with <c>KUBEBRAIN_POSTGRES</c> set to <paramref name="postgres"/> when it is not null.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitWithPostgresAsync(string? postgres, params string[] args)
     {
-        using var process = Process.Start(StartInfo(args))!;
+        var start = StartInfo(args);
+        if (postgres is not null)
+        {
+            start.Environment[KubeBrain.Silo.ServerOptions.PostgresEnvironmentVariable] = postgres;
+        }
+        using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    /// <summary>Starts the server on the SQLite store in <paramref name="dataDir"/> and waits until it serves.</summary>
-    public static async Task<ServerProcess> StartAsync(string dataDir, params string[] extraArgs)
+    /// <summary>
+    /// Starts the server with <paramref name="dataDir"/> (the SQLite store's, unless <paramref name="extraArgs"/> choose
+    /// another store; null for none) and waits until it serves. The server sees the command line only, never <c>KUBEBRAIN_POSTGRES</c>.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(string? dataDir, params string[] extraArgs)
     {
         var endpoint = $"http://127.0.0.1:{FreePort.Next()}";
         var args = new List<string>
         {
             "--listen-client-urls", endpoint,
-            "--data-dir", dataDir,
             "--silo-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--gateway-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        if (dataDir is not null)
+        {
+            args.AddRange(["--data-dir", dataDir]);
+        }
         args.AddRange(extraArgs);
         var process = Process.Start(StartInfo([.. args]))!;
         var server = new ServerProcess(process, endpoint);
@@ -148,6 +162,7 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             start.ArgumentList.Add(arg);
         }
+        start.Environment.Remove(KubeBrain.Silo.ServerOptions.PostgresEnvironmentVariable);
         return start;
     }
 
