@@ -1,3 +1,4 @@
+using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.EtcdFrontend.Cluster;
 using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
@@ -27,6 +28,7 @@ public static class EtcdFrontendExtensions
             o.Interceptors.Add<ErrorInterceptor>();
         });
         services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
+        services.AddSingleton<SequencerCalls>();
         services.AddSingleton<KvBackend>();
         services.AddSingleton<ResponseHeaders>();
         services.AddSingleton<WatchHub>();

@@ -52,10 +52,10 @@ internal sealed partial class RevisionSequencerGrain
         return new LeaseRevokeResult(revoked ? LeaseOutcome.Ok : LeaseOutcome.NotFound, _current);
     }
 
-    public Task<LeaseKeepAliveResult> KeepAliveLeaseAsync(long id)
+    public Task<LeaseKeepAliveResults> KeepAliveLeasesAsync(IReadOnlyList<long> ids)
     {
-        var revision = _current;
-        return Task.FromResult(new LeaseKeepAliveResult(_lessor.Renew(id, Now), revision));
+        var now = Now;
+        return Task.FromResult(new LeaseKeepAliveResults([.. ids.Select(id => _lessor.Renew(id, now))], _current));
     }
 
     public Task<LeaseTimeToLiveResult> LeaseTimeToLiveAsync(long id, bool keys) =>
