@@ -7,12 +7,19 @@ cd "$(dirname "$0")/.."
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
+# The PostgreSQL tests run their own throwaway clusters from these binaries.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-    # Debian starts a system etcd on 2379; the tests start their own.
-    systemctl stop etcd >/dev/null 2>&1 || pkill -x etcd || true
+    # Debian starts a system etcd on 2379 and a PostgreSQL cluster on 5432; the tests start their own.
+    if [[ " ${need[*]} " == *" etcd-server "* ]]; then
+      systemctl stop etcd >/dev/null 2>&1 || pkill -x etcd || true
+    fi
+    if [[ " ${need[*]} " == *" postgresql "* ]]; then
+      systemctl stop postgresql >/dev/null 2>&1 || service postgresql stop >/dev/null 2>&1 || true
+    fi
   else
     echo "missing ${need[*]}: run as root or install them (apt-get install -y ${need[*]})" >&2
   fi

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Data.Sqlite;
 
 namespace KubeBrain.Grains.Storage.Sqlite;
@@ -10,8 +9,6 @@ namespace KubeBrain.Grains.Storage.Sqlite;
 /// </summary>
 internal static class SqliteMigrations
 {
-    private const string ResourceMarker = ".Storage.Sqlite.Migrations.";
-
     public static void Apply(SqliteConnection connection)
     {
         SqliteCommands.Execute(
@@ -23,12 +20,12 @@ internal static class SqliteMigrations
                 applied_at TEXT    NOT NULL
             ) STRICT
             """);
-        foreach (var (version, name, resource) in Embedded())
+        foreach (var migration in EmbeddedMigrations.Of("Sqlite"))
         {
             using var transaction = connection.BeginTransaction(deferred: false);
             using var applied = SqliteCommands.Create(connection, "SELECT COUNT(*) FROM schema_migrations WHERE version = @version", "@version");
             applied.Transaction = transaction;
-            applied.Parameters[0].Value = version;
+            applied.Parameters[0].Value = migration.Version;
             if ((long)applied.ExecuteScalar()! != 0)
             {
                 continue;
@@ -36,7 +33,7 @@ internal static class SqliteMigrations
             using (var script = connection.CreateCommand())
             {
                 script.Transaction = transaction;
-                script.CommandText = ReadScript(resource);
+                script.CommandText = migration.Script;
                 script.ExecuteNonQuery();
             }
             using (var record = SqliteCommands.Create(
@@ -46,53 +43,11 @@ internal static class SqliteMigrations
                 "@name"))
             {
                 record.Transaction = transaction;
-                record.Parameters[0].Value = version;
-                record.Parameters[1].Value = name;
+                record.Parameters[0].Value = migration.Version;
+                record.Parameters[1].Value = migration.Name;
                 record.ExecuteNonQuery();
             }
             transaction.Commit();
         }
-    }
-
-    /// <summary>The embedded migrations as (version, file name without extension, resource name), ascending.</summary>
-    private static List<(int Version, string Name, string Resource)> Embedded()
-    {
-        var migrations = new List<(int Version, string Name, string Resource)>();
-        foreach (var resource in typeof(SqliteMigrations).Assembly.GetManifestResourceNames())
-        {
-            var marker = resource.IndexOf(ResourceMarker, StringComparison.Ordinal);
-            if (marker < 0 || !resource.EndsWith(".sql", StringComparison.Ordinal))
-            {
-                continue;
-            }
-            var name = resource[(marker + ResourceMarker.Length)..^".sql".Length];
-            var separator = name.IndexOf('_', StringComparison.Ordinal);
-            if (separator <= 0 || !int.TryParse(name.AsSpan(0, separator), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
-            {
-                throw new InvalidOperationException($"The migration {resource} is not named NNNN_name.sql.");
-            }
-            migrations.Add((version, name, resource));
-        }
-        if (migrations.Count == 0)
-        {
-            throw new InvalidOperationException("No schema migrations are embedded in the assembly.");
-        }
-        migrations.Sort((x, y) => x.Version.CompareTo(y.Version));
-        for (var i = 1; i < migrations.Count; i++)
-        {
-            if (migrations[i].Version == migrations[i - 1].Version)
-            {
-                throw new InvalidOperationException($"Two migrations share version {migrations[i].Version}.");
-            }
-        }
-        return migrations;
-    }
-
-    private static string ReadScript(string resource)
-    {
-        using var stream = typeof(SqliteMigrations).Assembly.GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"The migration {resource} cannot be read.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }

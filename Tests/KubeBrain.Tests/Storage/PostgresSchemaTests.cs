@@ -1,0 +1,56 @@
+using KubeBrain.Grains.Storage.Postgres;
+using KubeBrain.Tests.Infrastructure;
+using Npgsql;
+using Xunit;
+
+namespace KubeBrain.Tests.Storage;
+
+public sealed class PostgresSchemaTests : IDisposable
+{
+    private readonly TestDatabase _database = SharedPostgres.CreateDatabase();
+
+    public void Dispose() => _database.Dispose();
+
+    [Fact]
+    public async Task MigrationsAreAppliedOnceAndRecorded()
+    {
+        Assert.Equal(["0001_initial"], await PostgresSchema.MigrateAsync(_database.ConnectionString, CancellationToken.None));
+        Assert.Empty(await PostgresSchema.MigrateAsync(_database.ConnectionString, CancellationToken.None));
+
+        Assert.Equal(["1 0001_initial"], await QueryAsync("SELECT version || ' ' || name FROM schema_migrations ORDER BY version"));
+        Assert.Equal(
+            ["kv_log", "leases", "meta", "range_owner", "schema_migrations"],
+            await QueryAsync("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"));
+        Assert.Equal(
+            ["1 1 0 0 0"],
+            await QueryAsync("SELECT concat_ws(' ', id, current_revision, compact_revision, sequencer_epoch, last_batch_id) FROM meta"));
+    }
+
+    [Fact]
+    public async Task MigratorsStartingAtOnceApplyEachMigrationExactlyOnce()
+    {
+        var migrators = Enumerable.Range(0, 4)
+            .Select(_ => Task.Run(() => PostgresSchema.MigrateAsync(_database.ConnectionString, CancellationToken.None)))
+            .ToList();
+
+        var applied = await Task.WhenAll(migrators);
+
+        Assert.Equal(["0001_initial"], applied.SelectMany(names => names));
+        Assert.Equal(["1"], await QueryAsync("SELECT count(*)::text FROM schema_migrations"));
+        Assert.Equal(["1"], await QueryAsync("SELECT count(*)::text FROM meta"));
+    }
+
+    private async Task<List<string>> QueryAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetString(0));
+        }
+        return rows;
+    }
+}
