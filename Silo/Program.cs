@@ -1,24 +1,13 @@
+using KubeBrain.EtcdFrontend.Hosting;
 using KubeBrain.Silo;
 
-ServerOptions options;
-try
+return await FrontendCommandLine.RunAsync(args, "kubebrain", ServerOptions.Usage, new ServerOptions(), async options =>
 {
-    if (args.Contains("--help") || args.Contains("-h"))
-    {
-        Console.WriteLine(ServerOptions.Usage);
-        return 0;
-    }
-    options = ServerOptions.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine($"kubebrain: {e.Message}");
-    Console.Error.WriteLine("Run with --help for the list of flags.");
-    return 2;
-}
-
-var app = KubeBrainServer.Build(options);
-await app.StartAsync();
-Console.WriteLine($"KubeBrain '{options.Name}' serving etcd on {string.Join(", ", options.ListenClientUrls)} ({options.Storage}{(options.Storage == StorageKind.Sqlite ? $" in {Path.GetFullPath(options.EffectiveDataDir)}" : "")})");
-await app.WaitForShutdownAsync();
-return 0;
+    var app = KubeBrainServer.Build(options);
+    await app.StartAsync();
+    var store = $"{options.Storage}{(options.Storage == StorageKind.Sqlite ? $" in {Path.GetFullPath(options.EffectiveDataDir)}" : "")}";
+    Console.WriteLine(options.Frontend
+        ? $"KubeBrain '{options.Name}' serving etcd on {string.Join(", ", options.ListenClientUrls)} ({store})"
+        : $"KubeBrain silo '{options.Name}' up in cluster {options.ClusterId} ({store}; no etcd frontend)");
+    await app.WaitForShutdownAsync();
+});
