@@ -41,6 +41,19 @@ public interface IMvccStore : IAsyncDisposable
     /// <see cref="StoreFencedException"/> is thrown. Returns once the batch is durable. A batch whose rows are not
     /// exactly the revisions first..last, each numbered by sub from 0, is refused with
     /// <see cref="ArgumentException"/> before anything is written. A revision writes each key at most once.
+    /// <para>
+    /// Failure model, the same for every backend: this returns only if the batch committed. It throws
+    /// <see cref="KubeBrain.Grains.Interfaces.StoreUnavailableException"/> only when the batch is definitely not
+    /// committed (the database could not be reached, or failed the transaction before it committed), and
+    /// <see cref="StoreFencedException"/> when it was fenced, which also writes nothing. When the outcome is unknown
+    /// (the connection was lost or timed out while the commit was in flight) the store resolves it before
+    /// returning, on a new connection: a write to the metadata row, which waits until the in-doubt transaction
+    /// has ended and keeps it from committing later, then a comparison of the row with the batch. While the
+    /// database cannot answer it retries with backoff, however long that takes; nothing else is appended in
+    /// between, because appends run one at a time (the sequencer calls this one flush at a time, and the store
+    /// serializes its appends as well). So a caller never has to guess: every returned batch is committed and
+    /// every failed one is not.
+    /// </para>
     /// </summary>
     Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken);
 
@@ -138,7 +151,9 @@ public sealed record StoredRow(
 
 /// <summary>
 /// Whole revisions to append atomically. Every revision in [<see cref="FirstRevision"/>,
-/// <see cref="LastRevision"/>] has at least one row; rows are ordered by (revision, sub).
+/// <see cref="LastRevision"/>] has at least one row; rows are ordered by (revision, sub). <see cref="BatchId"/> is
+/// positive and names one batch among those of its epoch: the store records it with the batch, which is how an
+/// append of unknown outcome is recognised.
 /// </summary>
 public sealed record CommitBatch(long Epoch, long BatchId, long FirstRevision, long LastRevision, IReadOnlyList<StoredRow> Rows);
 

@@ -243,22 +243,4 @@ internal sealed class SqliteLogReader : IDisposable
         command.Parameters[1].Value = (object?)span.End ?? DBNull.Value;
         command.Parameters[2].Value = revision;
     }
-
-    /// <summary>The three forms a non-empty span takes in SQL; keys always compare as BLOBs (memcmp).</summary>
-    private static class SpanShapes
-    {
-        public const int Count = 3;
-        private const int Single = 0;
-        private const int Interval = 1;
-        private const int Unbounded = 2;
-
-        public static int Of(KeySpan span) => span.IsSingle ? Single : span.IsUnbounded ? Unbounded : Interval;
-
-        public static string Predicate(int shape) => shape switch
-        {
-            Single => "r.key = @start",
-            Interval => "r.key >= @start AND r.key < @end",
-            _ => "r.key >= @start",
-        };
-    }
 }

@@ -1,0 +1,438 @@
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Interfaces.Model;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace KubeBrain.Grains.Storage.Postgres;
+
+/// <summary>
+/// The store's writes, each a single statement (its own transaction) on a pooled connection, durable when it
+/// returns (<c>synchronous_commit</c> is on for the store's connections). Appends run one at a time and resolve
+/// a commit of unknown outcome before the next one starts; see <see cref="AppendAsync"/>.
+/// </summary>
+internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILogger logger)
+{
+    /// <summary>
+    /// Moves the current revision from first − 1 to last under the fences and inserts the rows, in one statement
+    /// and so one round trip and one transaction: the insert reads the update's result, so a fenced batch writes
+    /// nothing. The update also refuses a batch id recorded already (see <see cref="ResolveSql"/>).
+    /// </summary>
+    private const string AppendSql =
+        """
+        WITH advanced AS (
+            UPDATE meta SET current_revision = $1, last_batch_id = $2
+            WHERE id = 1 AND sequencer_epoch = $3 AND current_revision = $4 AND last_batch_id <> $2
+            RETURNING 1)
+        INSERT INTO kv_log (revision, sub, key, create_revision, version, lease, value, tombstone, prev_revision, range_id, range_epoch)
+        SELECT * FROM unnest($5::bigint[], $6::integer[], $7::bytea[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bytea[],
+                             $12::boolean[], $13::bigint[], $14::text[], $15::bigint[])
+        WHERE EXISTS (SELECT 1 FROM advanced)
+        """;
+
+    /// <summary>
+    /// Resolves an append of unknown outcome: the update waits for the row lock the append may still hold, so it
+    /// reads the row after that transaction has ended. Where the append did not commit, it records the batch id,
+    /// so that the append can no longer commit should its statement still reach the server.
+    /// </summary>
+    private const string ResolveSql =
+        """
+        UPDATE meta SET last_batch_id = CASE WHEN sequencer_epoch = $1 AND current_revision = $2 THEN $3 ELSE last_batch_id END
+        WHERE id = 1
+        RETURNING current_revision, sequencer_epoch
+        """;
+
+    /// <summary>How long the resolving update waits for the row lock before the old session is ended.</summary>
+    private const string ResolveLockTimeout = "2s";
+
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly SemaphoreSlim _appendGate = new(1, 1);
+    private readonly SemaphoreSlim _purgeGate = new(1, 1);
+
+    /// <summary>Where the next purge starts looking, valid for <see cref="_purgeCompactRevision"/>.</summary>
+    private long _purgeFrom;
+
+    private long _purgeCompactRevision;
+
+    /// <summary>Takes the next sequencer epoch; batch ids start over with it.</summary>
+    public async Task<StoreMetadata> TakeEpochAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            UPDATE meta SET sequencer_epoch = sequencer_epoch + 1, last_batch_id = 0 WHERE id = 1
+            RETURNING current_revision, compact_revision, sequencer_epoch
+            """);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new StoreMetadata(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2))
+            : throw new InvalidOperationException("The metadata row is missing.");
+    }
+
+    /// <summary>
+    /// Appends the batch in one round trip. A failure before the statement was sent, or an error the server
+    /// answered it with, means nothing was committed: <see cref="StoreUnavailableException"/>. A lost connection
+    /// or a timeout after it was sent leaves the outcome unknown, and <see cref="ResolveAsync"/> finds it out
+    /// before this returns.
+    /// </summary>
+    public async Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
+    {
+        await _appendGate.WaitAsync(cancellationToken);
+        try
+        {
+            NpgsqlConnection connection;
+            try
+            {
+                connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            }
+            catch (Exception failure)
+            {
+                throw NotCommitted(batch, failure);
+            }
+            var pid = connection.ProcessID;
+            var inserted = 0;
+            Exception? unknown = null;
+            await using (connection)
+            {
+                try
+                {
+                    await using var command = AppendCommand(connection, batch);
+                    inserted = await command.ExecuteNonQueryAsync(CancellationToken.None);
+                }
+                catch (Exception failure) when (PostgresFailures.IsStatementError(failure))
+                {
+                    throw NotCommitted(batch, failure);
+                }
+                catch (Exception failure)
+                {
+                    unknown = failure;
+                }
+            }
+            if (unknown is not null)
+            {
+                LogOutcomeUnknown(unknown, batch.FirstRevision, batch.LastRevision, pid);
+                dataSource.Clear();
+                await ResolveAsync(batch, pid);
+            }
+            else if (inserted == 0)
+            {
+                throw await FencedAsync(batch);
+            }
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
+
+    public async Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            WITH old AS (SELECT current_revision, compact_revision FROM meta WHERE id = 1 FOR UPDATE),
+            updated AS (
+                UPDATE meta SET compact_revision = $1 FROM old
+                WHERE meta.id = 1 AND $1 > old.compact_revision AND $1 <= old.current_revision
+                RETURNING 1)
+            SELECT old.current_revision, old.compact_revision FROM old
+            """);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = revision });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new InvalidOperationException("The metadata row is missing.");
+        }
+        var (current, compact) = (reader.GetInt64(0), reader.GetInt64(1));
+        return revision <= compact ? KvStatus.Compacted : revision > current ? KvStatus.FutureRevision : KvStatus.Ok;
+    }
+
+    /// <summary>
+    /// Deletes the oldest purgeable rows. Purging oldest first means a row is never deleted while an older row of
+    /// its key that depends on it being there (a tombstone or newer version hiding it) remains. Rows below the
+    /// cursor were already found needed for this compaction revision, so each batch starts where the last ended.
+    /// </summary>
+    public async Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken)
+    {
+        await _purgeGate.WaitAsync(cancellationToken);
+        try
+        {
+            long compact;
+            await using (var read = dataSource.CreateCommand("SELECT compact_revision FROM meta WHERE id = 1"))
+            {
+                compact = (long)(await read.ExecuteScalarAsync(cancellationToken))!;
+            }
+            if (compact != _purgeCompactRevision)
+            {
+                _purgeCompactRevision = compact;
+                _purgeFrom = 0;
+            }
+            if (_purgeFrom >= compact)
+            {
+                return 0;
+            }
+            await using var purge = dataSource.CreateCommand(
+                """
+                WITH doomed AS (
+                    SELECT r.revision, r.sub FROM kv_log AS r
+                    WHERE r.revision >= $1 AND r.revision < $2
+                    AND (r.tombstone OR EXISTS (
+                        SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision < $2))
+                    ORDER BY r.revision, r.sub
+                    LIMIT $3)
+                DELETE FROM kv_log AS k USING doomed AS d WHERE k.revision = d.revision AND k.sub = d.sub
+                RETURNING k.revision
+                """);
+            purge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = _purgeFrom });
+            purge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = compact });
+            purge.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxRows });
+            var removed = 0;
+            var lastRevision = 0L;
+            await using (var reader = await purge.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    removed++;
+                    lastRevision = Math.Max(lastRevision, reader.GetInt64(0));
+                }
+            }
+            _purgeFrom = removed == maxRows ? lastRevision : compact;
+            return removed;
+        }
+        finally
+        {
+            _purgeGate.Release();
+        }
+    }
+
+    public async Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            INSERT INTO range_owner (range_id, epoch) VALUES ($1, 1)
+            ON CONFLICT (range_id) DO UPDATE SET epoch = range_owner.epoch + 1
+            RETURNING epoch
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = rangeId });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Inserts the lease unless its id is taken; true when it was inserted.</summary>
+    public async Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "INSERT INTO leases (id, ttl, remaining_ttl) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.Id });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.Ttl });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.RemainingTtl });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Deletes the lease; true when it was recorded.</summary>
+    public async Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("DELETE FROM leases WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    private static NpgsqlCommand AppendCommand(NpgsqlConnection connection, CommitBatch batch)
+    {
+        var rows = batch.Rows;
+        var count = rows.Count;
+        var revisions = new long[count];
+        var subs = new int[count];
+        var keys = new byte[count][];
+        var creates = new long[count];
+        var versions = new long[count];
+        var leases = new long[count];
+        var values = new byte[count][];
+        var tombstones = new bool[count];
+        var prevs = new long[count];
+        var rangeIds = new string[count];
+        var rangeEpochs = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            var row = rows[i];
+            revisions[i] = row.Revision;
+            subs[i] = row.Sub;
+            keys[i] = row.Key;
+            creates[i] = row.CreateRevision;
+            versions[i] = row.Version;
+            leases[i] = row.Lease;
+            values[i] = row.Value;
+            tombstones[i] = row.Tombstone;
+            prevs[i] = row.PrevRevision;
+            rangeIds[i] = row.RangeId;
+            rangeEpochs[i] = row.RangeEpoch;
+        }
+        return new NpgsqlCommand(AppendSql, connection)
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<long> { TypedValue = batch.LastRevision },
+                new NpgsqlParameter<long> { TypedValue = batch.BatchId },
+                new NpgsqlParameter<long> { TypedValue = batch.Epoch },
+                new NpgsqlParameter<long> { TypedValue = batch.FirstRevision - 1 },
+                new NpgsqlParameter<long[]> { TypedValue = revisions },
+                new NpgsqlParameter<int[]> { TypedValue = subs },
+                new NpgsqlParameter<byte[][]> { TypedValue = keys },
+                new NpgsqlParameter<long[]> { TypedValue = creates },
+                new NpgsqlParameter<long[]> { TypedValue = versions },
+                new NpgsqlParameter<long[]> { TypedValue = leases },
+                new NpgsqlParameter<byte[][]> { TypedValue = values },
+                new NpgsqlParameter<bool[]> { TypedValue = tombstones },
+                new NpgsqlParameter<long[]> { TypedValue = prevs },
+                new NpgsqlParameter<string[]> { TypedValue = rangeIds },
+                new NpgsqlParameter<long[]> { TypedValue = rangeEpochs },
+            },
+        };
+    }
+
+    /// <summary>
+    /// Finds out whether the batch committed, on new connections, retrying with backoff while PostgreSQL cannot
+    /// answer: returns if it did; throws <see cref="StoreUnavailableException"/> if it did not, or
+    /// <see cref="StoreFencedException"/> if it did not and a newer epoch has been taken meanwhile.
+    /// </summary>
+    private async Task ResolveAsync(CommitBatch batch, int pid)
+    {
+        var delay = FirstRetryDelay;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                if (await TryResolveAsync(batch, pid) is { } outcome)
+                {
+                    LogResolved(batch.FirstRevision, batch.LastRevision, outcome.Committed);
+                    if (outcome.Committed)
+                    {
+                        return;
+                    }
+                    throw outcome.Epoch == batch.Epoch ? NotCommitted(batch, null) : await FencedAsync(batch);
+                }
+            }
+            catch (Exception failure) when (PostgresFailures.IsTransient(failure))
+            {
+                LogResolveAttemptFailed(failure, batch.FirstRevision, batch.LastRevision, attempt, delay);
+                dataSource.Clear();
+                await Task.Delay(delay);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+            }
+        }
+    }
+
+    /// <summary>
+    /// One attempt: the resolving update, then the comparison of the row with the batch, with the epoch found;
+    /// null when the update timed out on the row lock, after ending the session <paramref name="pid"/> if it still
+    /// holds it.
+    /// </summary>
+    private async Task<(bool Committed, long Epoch)?> TryResolveAsync(CommitBatch batch, int pid)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        long current;
+        long epoch;
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await using (var timeout = new NpgsqlCommand($"SET LOCAL lock_timeout = '{ResolveLockTimeout}'", connection, transaction))
+            {
+                await timeout.ExecuteNonQueryAsync();
+            }
+            await using var resolve = new NpgsqlCommand(ResolveSql, connection, transaction)
+            {
+                Parameters =
+                {
+                    new NpgsqlParameter<long> { TypedValue = batch.Epoch },
+                    new NpgsqlParameter<long> { TypedValue = batch.FirstRevision - 1 },
+                    new NpgsqlParameter<long> { TypedValue = batch.BatchId },
+                },
+            };
+            try
+            {
+                await using var reader = await resolve.ExecuteReaderAsync();
+                await reader.ReadAsync();
+                (current, epoch) = (reader.GetInt64(0), reader.GetInt64(1));
+            }
+            catch (PostgresException failure) when (failure.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                await transaction.RollbackAsync();
+                await EndSessionHoldingMetaAsync(connection, pid);
+                return null;
+            }
+            await transaction.CommitAsync();
+        }
+        if (epoch != batch.Epoch)
+        {
+            return (current >= batch.LastRevision && await HoldsLastRowAsync(connection, batch), epoch);
+        }
+        if (current != batch.LastRevision && current != batch.FirstRevision - 1)
+        {
+            throw new InvalidOperationException(
+                $"The store is at revision {current} under epoch {epoch}, neither before nor after the batch of revisions {batch.FirstRevision}..{batch.LastRevision}.");
+        }
+        return (current == batch.LastRevision, epoch);
+    }
+
+    /// <summary>Whether the log's row at the batch's last (revision, sub) is the batch's own.</summary>
+    private static async Task<bool> HoldsLastRowAsync(NpgsqlConnection connection, CommitBatch batch)
+    {
+        var last = batch.Rows[^1];
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT EXISTS (SELECT 1 FROM kv_log
+                WHERE revision = $1 AND sub = $2 AND key = $3 AND value = $4 AND range_id = $5 AND range_epoch = $6 AND prev_revision = $7)
+            """,
+            connection)
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<long> { TypedValue = last.Revision },
+                new NpgsqlParameter<int> { TypedValue = last.Sub },
+                new NpgsqlParameter<byte[]> { TypedValue = last.Key },
+                new NpgsqlParameter<byte[]> { TypedValue = last.Value },
+                new NpgsqlParameter<string> { TypedValue = last.RangeId },
+                new NpgsqlParameter<long> { TypedValue = last.RangeEpoch },
+                new NpgsqlParameter<long> { TypedValue = last.PrevRevision },
+            },
+        };
+        return (bool)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Ends the session <paramref name="pid"/> if it holds a lock on the metadata table (so it is the old append's).</summary>
+    private async Task EndSessionHoldingMetaAsync(NpgsqlConnection connection, int pid)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_locks WHERE pid = $1 AND relation = 'meta'::regclass AND granted AND pg_terminate_backend(pid)",
+            connection)
+        {
+            Parameters = { new NpgsqlParameter<int> { TypedValue = pid } },
+        };
+        if ((long)(await command.ExecuteScalarAsync())! > 0)
+        {
+            LogEndedSession(pid);
+        }
+    }
+
+    private async Task<StoreFencedException> FencedAsync(CommitBatch batch)
+    {
+        await using var command = dataSource.CreateCommand("SELECT current_revision, sequencer_epoch, last_batch_id FROM meta WHERE id = 1");
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return new StoreFencedException(
+            $"The append of revisions {batch.FirstRevision}..{batch.LastRevision} (batch {batch.BatchId}) under epoch {batch.Epoch} was refused: " +
+            $"the store is at revision {reader.GetInt64(0)} under epoch {reader.GetInt64(1)} after batch {reader.GetInt64(2)}.");
+    }
+
+    private static StoreUnavailableException NotCommitted(CommitBatch batch, Exception? failure) =>
+        new($"PostgreSQL did not commit the append of revisions {batch.FirstRevision}..{batch.LastRevision}", failure);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "The outcome of the append of revisions {First}..{Last} (session {Pid}) is unknown; resolving it from the database before anything else is appended")]
+    private partial void LogOutcomeUnknown(Exception exception, long first, long last, int pid);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resolving the append of revisions {First}..{Last} failed (attempt {Attempt}); retrying in {Delay}")]
+    private partial void LogResolveAttemptFailed(Exception exception, long first, long last, int attempt, TimeSpan delay);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "The append of revisions {First}..{Last} of unknown outcome was resolved: committed {Committed}")]
+    private partial void LogResolved(long first, long last, bool committed);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Ended PostgreSQL session {Pid}, which still held the metadata row of an append of unknown outcome")]
+    private partial void LogEndedSession(int pid);
+}

@@ -1,0 +1,143 @@
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Interfaces.Model;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace KubeBrain.Grains.Storage.Postgres;
+
+/// <summary>
+/// An <see cref="IMvccStore"/> in a PostgreSQL database (schema: <c>Storage/Postgres/Migrations</c>), through a
+/// pool of at most <see cref="PostgresStoreOptions.MaxPoolSize"/> connections with <c>synchronous_commit</c> on, so
+/// an acknowledged append is as durable as the server's commits. Each group-commit batch is one statement and
+/// one round trip; reads that must be one snapshot run in a REPEATABLE READ transaction.
+/// <para>
+/// While PostgreSQL is unreachable, restarting or failing over, every call fails with
+/// <see cref="StoreUnavailableException"/> (an append only when it did not commit; see
+/// <see cref="IMvccStore.AppendAsync"/>), the pool drops its connections, and the store works again by itself
+/// once the server is back.
+/// </para>
+/// </summary>
+public sealed class PostgresMvccStore : IMvccStore
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly PostgresLogWriter _writer;
+    private volatile bool _opened;
+    private volatile bool _disposed;
+
+    public PostgresMvccStore(PostgresStoreOptions options, ILogger<PostgresMvccStore> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
+        builder.ConnectionStringBuilder.MaxPoolSize = options.MaxPoolSize;
+        builder.ConnectionStringBuilder.Options = $"{builder.ConnectionStringBuilder.Options} -c synchronous_commit=on".Trim();
+        _dataSource = builder.Build();
+        _writer = new PostgresLogWriter(_dataSource, logger);
+    }
+
+    public async Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var metadata = await UnavailableOnFailure(
+            async () =>
+            {
+                await PostgresSchema.MigrateAsync(_dataSource, cancellationToken);
+                return await _writer.TakeEpochAsync(cancellationToken);
+            });
+        _opened = true;
+        return metadata;
+    }
+
+    public Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
+    {
+        CommitBatchValidation.Validate(batch);
+        return Run(async () =>
+        {
+            await _writer.AppendAsync(batch, cancellationToken);
+            return true;
+        });
+    }
+
+    public Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(span);
+        return Run(() => PostgresLogReader.RangeAsync(_dataSource, span, revision, limit, countOnly, cancellationToken));
+    }
+
+    public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRevisions);
+        return Run(() => PostgresLogReader.ReadRevisionsAsync(_dataSource, fromRevision, maxRevisions, cancellationToken));
+    }
+
+    public Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken) =>
+        Run(() => _writer.SetCompactRevisionAsync(revision, cancellationToken));
+
+    public Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRows);
+        return Run(() => _writer.PurgeAsync(maxRows, cancellationToken));
+    }
+
+    public Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rangeId);
+        return Run(() => _writer.ClaimRangeAsync(rangeId, cancellationToken));
+    }
+
+    public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken) =>
+        Run(() => PostgresLogReader.ListRangesAsync(_dataSource, cancellationToken));
+
+    public Task<long> SizeAsync(CancellationToken cancellationToken) =>
+        Run(() => PostgresLogReader.SizeAsync(_dataSource, cancellationToken));
+
+    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        return Run(() => _writer.GrantLeaseAsync(lease, cancellationToken));
+    }
+
+    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken) =>
+        Run(() => _writer.RevokeLeaseAsync(id, cancellationToken));
+
+    public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken) =>
+        Run(() => PostgresLogReader.ListLeasesAsync(_dataSource, cancellationToken));
+
+    public Task<IReadOnlyList<LeasedKey>> ListLeasedKeysAsync(CancellationToken cancellationToken) =>
+        Run(() => PostgresLogReader.ListLeasedKeysAsync(_dataSource, cancellationToken));
+
+    /// <summary>Closes every connection. Call it once no other call is in flight.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        await _dataSource.DisposeAsync();
+    }
+
+    /// <summary>Runs a call of an opened store, with transient failures as <see cref="StoreUnavailableException"/>.</summary>
+    private Task<T> Run<T>(Func<Task<T>> call)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_opened)
+        {
+            throw new InvalidOperationException("The store is not open; call OpenAsync first.");
+        }
+        return UnavailableOnFailure(call);
+    }
+
+    private async Task<T> UnavailableOnFailure<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception failure) when (PostgresFailures.IsTransient(failure))
+        {
+            _dataSource.Clear();
+            throw new StoreUnavailableException("PostgreSQL is unavailable", failure);
+        }
+    }
+}
