@@ -396,16 +396,22 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
         return (bool)(await command.ExecuteScalarAsync())!;
     }
 
-    /// <summary>Ends the session <paramref name="pid"/> if it holds a lock on the metadata table (so it is the old append's).</summary>
+    /// <summary>
+    /// Ends the session <paramref name="pid"/> if it holds a lock on the metadata table (so it is still the old
+    /// append's). The filter runs in a subquery of its own, so that the function never sees another session.
+    /// </summary>
     private async Task EndSessionHoldingMetaAsync(NpgsqlConnection connection, int pid)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT count(*) FROM pg_locks WHERE pid = $1 AND relation = 'meta'::regclass AND granted AND pg_terminate_backend(pid)",
+            """
+            SELECT pg_terminate_backend($1)
+            FROM (SELECT FROM pg_locks WHERE pid = $1 AND relation = 'meta'::regclass AND granted LIMIT 1) AS holder
+            """,
             connection)
         {
             Parameters = { new NpgsqlParameter<int> { TypedValue = pid } },
         };
-        if ((long)(await command.ExecuteScalarAsync())! > 0)
+        if (await command.ExecuteScalarAsync() is true)
         {
             LogEndedSession(pid);
         }

@@ -110,13 +110,14 @@ public sealed class PostgresProcess : IDisposable
     }
 
     /// <summary>
-    /// A shell that outlives this process to remove the cluster once the process has ended, however it ends: the
-    /// test host is killed soon after the run, before exit handlers finish.
+    /// A shell that outlives this process, in a session of its own so that a signal to the test run's process group
+    /// spares it, to remove the cluster once the process has ended, however it ends: the test host is killed soon
+    /// after the run, before exit handlers finish.
     /// </summary>
     private Process StartWatchdog()
     {
         var stop = IsRoot ? "runuser -u postgres -- \"$1/pg_ctl\"" : "\"$1/pg_ctl\"";
-        var start = new ProcessStartInfo("bash")
+        var start = new ProcessStartInfo("setsid")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -125,6 +126,7 @@ public sealed class PostgresProcess : IDisposable
         };
         foreach (var arg in new[]
         {
+            "bash",
             "-c",
             $"while kill -0 \"$0\" 2>/dev/null; do sleep 1; done; {stop} stop -D \"$2/data\" -m immediate >/dev/null 2>&1; rm -rf \"$2\"",
             Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
@@ -232,9 +234,10 @@ public sealed class TestDatabase : IDisposable
 
     public void Dispose() => Execute($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)");
 
+    /// <summary>Runs <paramref name="sql"/> on a connection of its own: a pooled one may be dead after a restart.</summary>
     private void Execute(string sql)
     {
-        using var connection = new NpgsqlConnection(_adminConnectionString);
+        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_adminConnectionString) { Pooling = false }.ConnectionString);
         connection.Open();
         using var command = new NpgsqlCommand(sql, connection);
         command.ExecuteNonQuery();
