@@ -1,6 +1,7 @@
 using KubeBrain.EtcdFrontend.Hosting;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.InMemory;
+using KubeBrain.Grains.Storage.Postgres;
 using KubeBrain.Grains.Storage.Sqlite;
 using Microsoft.AspNetCore.Hosting.Server;
 using Orleans.Configuration;
@@ -10,7 +11,7 @@ namespace KubeBrain.Silo;
 /// <summary>
 /// The server: an Orleans silo with the etcd frontend co-hosted in the same process (unless turned off), serving
 /// gRPC over h2c on the client URLs. On the embedded stores it is a single node on localhost clustering; on
-/// PostgreSQL it joins the cluster whose membership table is in the same database.
+/// PostgreSQL it joins the cluster whose membership table is in the same database (AdoNet clustering).
 /// </summary>
 public static class KubeBrainServer
 {
@@ -24,36 +25,27 @@ public static class KubeBrainServer
     {
         var builder = WebApplication.CreateBuilder(hostArgs ?? []);
         builder.Logging.AddQuietFrameworkFilters();
-        builder.Services.AddSingleton<IMvccStore>(_ => options.Storage switch
+        switch (options.Storage)
         {
-            StorageKind.Memory => new InMemoryMvccStore(),
-            _ => new SqliteMvccStore(Path.Combine(options.EffectiveDataDir, DatabaseFile)),
-        });
-        if (options.PostgresConnectionString is { } clusterDatabase)
-        {
-            builder.Services.AddHostedService(_ => new SchemaMigration(clusterDatabase));
+            case StorageKind.Postgres:
+                builder.Services.AddPostgresMvccStore(o =>
+                {
+                    o.ConnectionString = options.PostgresConnectionString!;
+                    o.MaxPoolSize = options.PostgresPoolSize;
+                });
+                break;
+            case StorageKind.Memory:
+                builder.Services.AddSingleton<IMvccStore>(_ => new InMemoryMvccStore());
+                break;
+            default:
+                builder.Services.AddSingleton<IMvccStore>(_ => new SqliteMvccStore(Path.Combine(options.EffectiveDataDir, DatabaseFile)));
+                break;
         }
         builder.UseOrleans(silo =>
         {
-            if (options.PostgresConnectionString is { } connectionString)
+            if (options.Storage == StorageKind.Postgres)
             {
-                silo.UseAdoNetClustering(o =>
-                {
-                    o.Invariant = "Npgsql";
-                    o.ConnectionString = connectionString;
-                });
-                if (options.AdvertiseAddress is { } address)
-                {
-                    silo.ConfigureEndpoints(address, options.SiloPort, options.GatewayPort);
-                }
-                else
-                {
-                    silo.Configure<EndpointOptions>(o =>
-                    {
-                        o.SiloPort = options.SiloPort;
-                        o.GatewayPort = options.GatewayPort;
-                    });
-                }
+                UseClusterMembership(silo, options);
             }
             else
             {
@@ -77,5 +69,30 @@ public static class KubeBrainServer
             app.MapEtcdFrontend();
         }
         return app;
+    }
+
+    /// <summary>
+    /// Membership in the store's database (its tables come with the store's migrations, applied before the silo
+    /// starts), with the silo reachable at the advertised address, or at the one Orleans picks.
+    /// </summary>
+    private static void UseClusterMembership(ISiloBuilder silo, ServerOptions options)
+    {
+        silo.UseAdoNetClustering(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = options.PostgresConnectionString;
+        });
+        if (options.AdvertiseAddress is { } address)
+        {
+            silo.ConfigureEndpoints(address, options.SiloPort, options.GatewayPort);
+        }
+        else
+        {
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.SiloPort = options.SiloPort;
+                o.GatewayPort = options.GatewayPort;
+            });
+        }
     }
 }

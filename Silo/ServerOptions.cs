@@ -1,5 +1,8 @@
+using System.Globalization;
 using System.Net;
 using KubeBrain.EtcdFrontend.Hosting;
+using KubeBrain.Grains.Storage.Postgres;
+using Npgsql;
 
 namespace KubeBrain.Silo;
 
@@ -8,6 +11,7 @@ public enum StorageKind
 {
     Sqlite,
     Memory,
+    Postgres,
 }
 
 /// <summary>The server's command line: the frontend flags of the co-hosted frontend, and the silo's own.</summary>
@@ -20,11 +24,13 @@ public sealed record ServerOptions : FrontendCommandLine
         Serves the etcd v3 API (KV, Watch, Lease, Maintenance.Status, Cluster.MemberList, grpc.health.v1) from an Orleans silo.
         """ + "\n\n" + FlagsUsage + "\n" + """
           --data-dir DIR                     where the SQLite store lives          [<name>.kubebrain]
-          --storage sqlite|memory            storage backend                       [sqlite]
+          --storage sqlite|memory|postgres   storage backend; postgres joins the cluster whose membership
+                                             table is in the same database         [sqlite]
+          --postgres-pool-size N             most connections to PostgreSQL        [20]
           --silo-port N                      Orleans silo-to-silo port             [11111]
           --gateway-port N                   Orleans client gateway port           [30000]
           --advertise-address IP             the silo's address for other silos and clients
-                                             [loopback on localhost clustering; else the first non-loopback IPv4]
+                                             [loopback on sqlite and memory; else the first non-loopback IPv4]
           --frontend on|off                  serve the etcd API from this silo too [on]
           --help                             print this text
         """;
@@ -32,6 +38,8 @@ public sealed record ServerOptions : FrontendCommandLine
     public string? DataDir { get; init; }
 
     public StorageKind Storage { get; init; } = StorageKind.Sqlite;
+
+    public int PostgresPoolSize { get; init; } = PostgresStoreOptions.DefaultMaxPoolSize;
 
     public int SiloPort { get; init; } = 11111;
 
@@ -45,10 +53,26 @@ public sealed record ServerOptions : FrontendCommandLine
     /// <summary>The data directory: <c>--data-dir</c>, else <c>&lt;name&gt;.kubebrain</c> as etcd's <c>&lt;name&gt;.etcd</c>.</summary>
     public string EffectiveDataDir => DataDir ?? $"{Name}.kubebrain";
 
+    /// <summary>Where the data lives, for the start-up line; a PostgreSQL store is named without its credentials.</summary>
+    public string DescribeStorage()
+    {
+        switch (Storage)
+        {
+            case StorageKind.Sqlite:
+                return $"sqlite in {Path.GetFullPath(EffectiveDataDir)}";
+            case StorageKind.Postgres:
+                var postgres = new NpgsqlConnectionStringBuilder(PostgresConnectionString);
+                return $"postgres at {postgres.Host}:{postgres.Port.ToString(CultureInfo.InvariantCulture)}/{postgres.Database ?? postgres.Username}";
+            default:
+                return "memory";
+        }
+    }
+
     protected override FrontendCommandLine? With(string flag, Func<string> value) => flag switch
     {
         "--data-dir" => this with { DataDir = NonEmpty(flag, value()) },
         "--storage" => this with { Storage = StorageOf(flag, value()) },
+        "--postgres-pool-size" => this with { PostgresPoolSize = Positive(flag, value()) },
         "--silo-port" => this with { SiloPort = Port(flag, value()) },
         "--gateway-port" => this with { GatewayPort = Port(flag, value()) },
         "--advertise-address" => this with { AdvertiseAddress = Address(flag, value()) },
@@ -56,11 +80,20 @@ public sealed record ServerOptions : FrontendCommandLine
         _ => base.With(flag, value),
     };
 
+    protected override void Check()
+    {
+        if (Storage == StorageKind.Postgres)
+        {
+            RequirePostgresConnectionString("--storage postgres");
+        }
+    }
+
     private static StorageKind StorageOf(string flag, string value) => value switch
     {
         "sqlite" => StorageKind.Sqlite,
         "memory" => StorageKind.Memory,
-        _ => throw new ArgumentException($"{flag}: '{value}' is not one of sqlite, memory"),
+        "postgres" => StorageKind.Postgres,
+        _ => throw new ArgumentException($"{flag}: '{value}' is not one of sqlite, memory, postgres"),
     };
 
     private static bool OnOff(string flag, string value) => value switch

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Npgsql;
 using Orleans.Configuration;
 
 namespace KubeBrain.EtcdFrontend.Hosting;
@@ -23,7 +24,10 @@ public record FrontendCommandLine
           --name NAME                        member name (unique per frontend)     [default]
           --cluster-id ID                    Orleans cluster id                    [kubebrain]
           --service-id ID                    Orleans service id                    [kubebrain]
-          --postgres-connection-string S     PostgreSQL (Npgsql) connection string [$KUBEBRAIN_POSTGRES]
+          --postgres-connection-string CS    Npgsql connection string of the database that holds the store
+                                             and the membership table
+                                             (Host=…;Port=…;Username=…;Password=…;Database=…)
+                                                                                   [$KUBEBRAIN_POSTGRES]
           --max-request-bytes N              largest write request in bytes        [1572864]
           --max-txn-ops N                    most operations per txn branch        [128]
           --emulated-etcd-version X.Y.Z      version reported by Status            [3.6.0]
@@ -41,9 +45,11 @@ public record FrontendCommandLine
 
     public string ServiceId { get; init; } = DefaultClusterId;
 
-    /// <summary>The database that holds the store and the Orleans membership table.</summary>
-    public string? PostgresConnectionString { get; init; } =
-        Environment.GetEnvironmentVariable(PostgresEnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+    /// <summary>
+    /// The Npgsql connection string of the database that holds the store and the Orleans membership table: the
+    /// flag's, else <see cref="PostgresEnvironmentVariable"/>'s (checked by <see cref="RequirePostgresConnectionString"/>).
+    /// </summary>
+    public string? PostgresConnectionString { get; init; } = FromEnvironment;
 
     public int MaxRequestBytes { get; init; } = EtcdFrontendOptions.DefaultMaxRequestBytes;
 
@@ -144,7 +150,7 @@ public record FrontendCommandLine
         "--name" => this with { Name = NonEmpty(flag, value()) },
         "--cluster-id" => this with { ClusterId = NonEmpty(flag, value()) },
         "--service-id" => this with { ServiceId = NonEmpty(flag, value()) },
-        "--postgres-connection-string" => this with { PostgresConnectionString = NonEmpty(flag, value()) },
+        "--postgres-connection-string" => this with { PostgresConnectionString = ConnectionString(flag, value()) },
         "--max-request-bytes" => this with { MaxRequestBytes = Positive(flag, value()) },
         "--max-txn-ops" => this with { MaxTxnOps = Positive(flag, value()) },
         "--emulated-etcd-version" => this with { EmulatedEtcdVersion = Version(flag, value()) },
@@ -157,6 +163,22 @@ public record FrontendCommandLine
     {
     }
 
+    /// <summary>
+    /// Refuses options without a PostgreSQL connection string, naming <paramref name="user"/> that needs one, and
+    /// one from the environment that is not a connection string (the flag's is checked as it is parsed).
+    /// </summary>
+    protected void RequirePostgresConnectionString(string user)
+    {
+        if (PostgresConnectionString is null)
+        {
+            throw new ArgumentException($"{user} needs --postgres-connection-string or the environment variable {PostgresEnvironmentVariable}");
+        }
+        if (PostgresConnectionString == FromEnvironment)
+        {
+            _ = ConnectionString(PostgresEnvironmentVariable, PostgresConnectionString);
+        }
+    }
+
     protected static string NonEmpty(string flag, string value) =>
         value.Length > 0 ? value : throw new ArgumentException($"{flag} must not be empty");
 
@@ -164,6 +186,28 @@ public record FrontendCommandLine
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is > 0 and < 65536
             ? n
             : throw new ArgumentException($"{flag}: '{value}' is not a port number");
+
+    protected static int Positive(string flag, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ArgumentException($"{flag}: '{value}' is not a positive integer");
+
+    private static string? FromEnvironment =>
+        Environment.GetEnvironmentVariable(PostgresEnvironmentVariable) is { Length: > 0 } value ? value : null;
+
+    /// <summary>Checks the syntax only; the message names the source but never repeats the value, which may hold a password.</summary>
+    private static string ConnectionString(string source, string value)
+    {
+        try
+        {
+            _ = new NpgsqlConnectionStringBuilder(value);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{source} is not a valid connection string: {e.Message}");
+        }
+        return NonEmpty(source, value);
+    }
 
     private static IReadOnlyList<Uri> Urls(string flag, string value)
     {
@@ -178,11 +222,6 @@ public record FrontendCommandLine
         }
         return urls.Count > 0 ? urls : throw new ArgumentException($"{flag} needs at least one URL");
     }
-
-    private static int Positive(string flag, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new ArgumentException($"{flag}: '{value}' is not a positive integer");
 
     /// <summary>A Go-style duration: one or more number-unit pairs with units h, m, s, ms (e.g. 10m, 1m30s, 500ms).</summary>
     private static TimeSpan Duration(string flag, string value)

@@ -13,12 +13,5 @@ public sealed record FrontendProcessOptions : FrontendCommandLine
           --help                             print this text
         """;
 
-    protected override void Check()
-    {
-        if (PostgresConnectionString is null)
-        {
-            throw new ArgumentException(
-                $"--postgres-connection-string (or {PostgresEnvironmentVariable}) is required: the silos are found through the membership table there");
-        }
-    }
+    protected override void Check() => RequirePostgresConnectionString("the frontend (it finds the silos in the membership table)");
 }

@@ -9,9 +9,6 @@ namespace KubeBrain.Grains.Storage.Sqlite;
 /// </summary>
 internal sealed class SqliteLogReader : IDisposable
 {
-    private const string RowColumns =
-        "revision, sub, key, create_revision, version, lease, value, tombstone, prev_revision, range_id, range_epoch";
-
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _readMeta;
     private readonly SqliteCommand _readRevisions;
@@ -25,44 +22,18 @@ internal sealed class SqliteLogReader : IDisposable
     private SqliteLogReader(SqliteConnection connection)
     {
         _connection = connection;
-        _readMeta = SqliteCommands.Create(connection, "SELECT current_revision, compact_revision FROM meta WHERE id = 1");
-        _readRevisions = SqliteCommands.Create(
-            connection,
-            "SELECT r.revision, r.sub, r.key, r.create_revision, r.version, r.lease, r.value, r.tombstone, r.prev_revision, " +
-            "r.range_id, r.range_epoch, p.create_revision, p.version, p.lease, p.value " +
-            "FROM kv_log r LEFT JOIN kv_log p ON r.prev_revision <> 0 AND p.key = r.key AND p.revision = r.prev_revision " +
-            "WHERE r.revision >= @from AND r.revision <= @to ORDER BY r.revision, r.sub",
-            "@from",
-            "@to");
+        _readMeta = SqliteCommands.Create(connection, LogQueries.ReadMeta);
+        _readRevisions = SqliteCommands.Create(connection, LogQueries.ReadRevisions, "@from", "@to");
         _listRanges = SqliteCommands.Create(connection, "SELECT range_id, epoch FROM range_owner ORDER BY range_id");
         _size = SqliteCommands.Create(connection, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
         _listLeases = SqliteCommands.Create(connection, "SELECT id, ttl, remaining_ttl FROM leases ORDER BY id");
-        _leasedKeys = SqliteCommands.Create(
-            connection,
-            """
-            SELECT r.lease, r.key FROM kv_log AS r
-            WHERE r.lease <> 0 AND r.tombstone = 0
-            AND NOT EXISTS (SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision)
-            ORDER BY r.key
-            """);
+        _leasedKeys = SqliteCommands.Create(connection, LogQueries.LeasedKeys);
         _rangeRows = new SqliteCommand[SpanShapes.Count];
         _rangeCounts = new SqliteCommand[SpanShapes.Count];
         for (var shape = 0; shape < SpanShapes.Count; shape++)
         {
-            var live = LiveRowsWhere(SpanShapes.Predicate(shape));
-            _rangeRows[shape] = SqliteCommands.Create(
-                connection,
-                $"SELECT r.key, r.create_revision, r.revision, r.version, r.value, r.lease FROM kv_log AS r WHERE {live} ORDER BY r.key LIMIT @limit",
-                "@start",
-                "@end",
-                "@revision",
-                "@limit");
-            _rangeCounts[shape] = SqliteCommands.Create(
-                connection,
-                $"SELECT COUNT(*) FROM kv_log AS r WHERE {live}",
-                "@start",
-                "@end",
-                "@revision");
+            _rangeRows[shape] = SqliteCommands.Create(connection, LogQueries.RangeRows(shape), "@start", "@end", "@revision", "@limit");
+            _rangeCounts[shape] = SqliteCommands.Create(connection, LogQueries.RangeCount(shape), "@start", "@end", "@revision");
         }
     }
 
@@ -85,18 +56,10 @@ internal sealed class SqliteLogReader : IDisposable
     {
         using var transaction = _connection.BeginTransaction(deferred: true);
         var (currentRevision, compactRevision) = ReadMeta(transaction);
-        var readRevision = revision <= 0 ? currentRevision : revision;
-        if (readRevision > currentRevision)
+        var (readRevision, answer) = LogQueries.RangeWindow(currentRevision, compactRevision, span, revision);
+        if (answer is not null)
         {
-            return RangeResult.Failed(KvStatus.FutureRevision);
-        }
-        if (readRevision < compactRevision)
-        {
-            return RangeResult.Failed(KvStatus.Compacted);
-        }
-        if (span.IsEmpty)
-        {
-            return new RangeResult(KvStatus.Ok, [], 0, false);
+            return answer;
         }
         var shape = SpanShapes.Of(span);
         if (countOnly)
@@ -104,12 +67,9 @@ internal sealed class SqliteLogReader : IDisposable
             return new RangeResult(KvStatus.Ok, [], Count(transaction, shape, span, readRevision), false);
         }
         var kvs = ReadLive(transaction, shape, span, readRevision, limit);
-        if (limit <= 0 || kvs.Count <= limit)
-        {
-            return new RangeResult(KvStatus.Ok, kvs, kvs.Count, false);
-        }
-        kvs.RemoveAt(kvs.Count - 1);
-        return new RangeResult(KvStatus.Ok, kvs, Count(transaction, shape, span, readRevision), true);
+        return LogQueries.CutToLimit(kvs, limit)
+            ? new RangeResult(KvStatus.Ok, kvs, Count(transaction, shape, span, readRevision), true)
+            : new RangeResult(KvStatus.Ok, kvs, kvs.Count, false);
     }
 
     public RevisionsResult ReadRevisions(long fromRevision, int maxRevisions)
@@ -130,21 +90,9 @@ internal sealed class SqliteLogReader : IDisposable
         {
             while (reader.Read())
             {
-                prevs.Add(reader.IsDBNull(11)
-                    ? null
-                    : new KeyValue(reader.GetFieldValue<byte[]>(2), reader.GetInt64(11), reader.GetInt64(8), reader.GetInt64(12), reader.GetFieldValue<byte[]>(14), reader.GetInt64(13)));
-                rows.Add(new StoredRow(
-                    reader.GetInt64(0),
-                    reader.GetInt32(1),
-                    reader.GetFieldValue<byte[]>(2),
-                    reader.GetInt64(3),
-                    reader.GetInt64(4),
-                    reader.GetInt64(5),
-                    reader.GetFieldValue<byte[]>(6),
-                    reader.GetInt64(7) != 0,
-                    reader.GetInt64(8),
-                    reader.GetString(9),
-                    reader.GetInt64(10)));
+                var (row, prev) = LogQueries.ReadRevisionRow(reader);
+                rows.Add(row);
+                prevs.Add(prev);
             }
         }
         return new RevisionsResult(KvStatus.Ok, compactRevision, rows, prevs);
@@ -188,16 +136,6 @@ internal sealed class SqliteLogReader : IDisposable
 
     public void Dispose() => _connection.Dispose();
 
-    /// <summary>
-    /// The rows of the span that are live at <c>@revision</c>: not tombstones, and the newest row of their key at
-    /// or below it. The index on (key, revision) drives both the key range and the newer-row probe.
-    /// </summary>
-    private static string LiveRowsWhere(string keyPredicate) =>
-        $"""
-        {keyPredicate} AND r.revision <= @revision AND r.tombstone = 0
-        AND NOT EXISTS (SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision <= @revision)
-        """;
-
     private (long Current, long Compact) ReadMeta(SqliteTransaction transaction)
     {
         _readMeta.Transaction = transaction;
@@ -213,18 +151,12 @@ internal sealed class SqliteLogReader : IDisposable
     {
         var command = _rangeRows[shape];
         Bind(command, transaction, span, revision);
-        command.Parameters[3].Value = limit is > 0 and < long.MaxValue ? limit + 1 : -1;
+        command.Parameters[3].Value = LogQueries.RowLimit(limit) ?? -1;
         var kvs = new List<KeyValue>();
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            kvs.Add(new KeyValue(
-                reader.GetFieldValue<byte[]>(0),
-                reader.GetInt64(1),
-                reader.GetInt64(2),
-                reader.GetInt64(3),
-                reader.GetFieldValue<byte[]>(4),
-                reader.GetInt64(5)));
+            kvs.Add(LogQueries.ReadKeyValue(reader));
         }
         return kvs;
     }

@@ -17,7 +17,7 @@ public sealed class CommandLineTests
     {
         var (exitCode, output) = await ServerProcess.RunToExitAsync(ServerRole.Silo, "--help");
         Assert.Equal(0, exitCode);
-        foreach (var flag in FrontendFlags.Concat(["--data-dir", "--storage", "--silo-port", "--gateway-port", "--advertise-address", "--frontend"]))
+        foreach (var flag in FrontendFlags.Concat(["--data-dir", "--storage", "--postgres-pool-size", "--silo-port", "--gateway-port", "--advertise-address", "--frontend"]))
         {
             Assert.Contains(flag, output, StringComparison.Ordinal);
         }
@@ -37,7 +37,10 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData("--storage", "mysql", "--storage: 'mysql' is not one of sqlite, memory")]
+    [InlineData("--storage", "mysql", "--storage: 'mysql' is not one of sqlite, memory, postgres")]
+    [InlineData("--storage", "postgres", "--storage postgres needs --postgres-connection-string or the environment variable KUBEBRAIN_POSTGRES")]
+    [InlineData("--postgres-connection-string", "Host", "--postgres-connection-string is not a valid connection string")]
+    [InlineData("--postgres-pool-size", "0", "--postgres-pool-size: '0' is not a positive integer")]
     [InlineData("--max-txn-ops", "-3", "--max-txn-ops: '-3' is not a positive integer")]
     [InlineData("--listen-client-urls", "localhost:2379", "is not an http://host:port URL")]
     [InlineData("--emulated-etcd-version", "three", "is not a version like 3.6.0")]
@@ -67,6 +70,17 @@ public sealed class CommandLineTests
     {
         var (exitCode, output) = await ServerProcess.RunToExitAsync(ServerRole.Frontend, "--name", "fe");
         Assert.Equal(2, exitCode);
-        Assert.Contains("--postgres-connection-string (or KUBEBRAIN_POSTGRES) is required", output, StringComparison.Ordinal);
+        Assert.Contains("the frontend (it finds the silos in the membership table) needs --postgres-connection-string or the environment variable KUBEBRAIN_POSTGRES", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>The environment variable stands in for the flag, and a bad value in it is named like a bad flag.</summary>
+    [Theory]
+    [InlineData(ServerRole.Silo, "--storage", "postgres")]
+    [InlineData(ServerRole.Frontend, "--name", "fe")]
+    public async Task ThePostgresConnectionStringMayComeFromTheEnvironment(ServerRole role, string flag, string value)
+    {
+        var (exitCode, output) = await ServerProcess.RunToExitWithPostgresAsync(role, "Host", flag, value);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("KUBEBRAIN_POSTGRES is not a valid connection string", output, StringComparison.Ordinal);
     }
 }

@@ -90,8 +90,8 @@ public sealed class PostgresProcess : IDisposable
     public void StopServer(bool immediate = false) =>
         RunServerProgram("pg_ctl", "stop", "-D", DataDir, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60");
 
-    /// <summary>Creates a fresh database and returns it; disposing it drops it.</summary>
-    public TestDatabase CreateDatabase() => TestDatabase.Create(ConnectionString);
+    /// <summary>Creates a fresh database and returns its connection string; it goes with the cluster.</summary>
+    public string CreateDatabase() => TestDatabase.Create(ConnectionString).ConnectionString;
 
     public void Dispose()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Grpc.Net.Client;
+using KubeBrain.EtcdFrontend.Hosting;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 
 namespace KubeBrain.Tests.Infrastructure;
@@ -75,23 +76,36 @@ public sealed class ServerProcess : IAsyncDisposable
         return Path.Combine(root!.FullName, project, "bin", configuration, testDir.Name, program + ".dll");
     }
 
-    /// <summary>Runs a program with <paramref name="args"/> (and no connection string from the environment) to completion; answers its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(ServerRole role, params string[] args)
+    /// <summary>Runs a program with <paramref name="args"/> to completion and returns its exit code and output.</summary>
+    public static Task<(int ExitCode, string Output)> RunToExitAsync(ServerRole role, params string[] args) =>
+        RunToExitWithPostgresAsync(role, null, args);
+
+    /// <summary>As <see cref="RunToExitAsync"/>, with <c>KUBEBRAIN_POSTGRES</c> set to <paramref name="postgres"/> when it is not null.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitWithPostgresAsync(ServerRole role, string? postgres, params string[] args)
     {
-        using var process = Process.Start(StartInfo(role, args))!;
+        var start = StartInfo(role, args);
+        if (postgres is not null)
+        {
+            start.Environment[FrontendCommandLine.PostgresEnvironmentVariable] = postgres;
+        }
+        using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    /// <summary>Starts the single-node server on the SQLite store in <paramref name="dataDir"/> and waits until it serves.</summary>
-    public static Task<ServerProcess> StartAsync(string dataDir, params string[] extraArgs) =>
-        StartAsync(ServerRole.Silo, ["--data-dir", dataDir, "--silo-port", Port(), "--gateway-port", Port(), .. extraArgs]);
+    /// <summary>
+    /// Starts the single-node server with <paramref name="dataDir"/> (the SQLite store's, unless <paramref name="extraArgs"/>
+    /// choose another store; null for none) and waits until it serves.
+    /// </summary>
+    public static Task<ServerProcess> StartAsync(string? dataDir, params string[] extraArgs) =>
+        StartAsync(ServerRole.Silo, [.. dataDir is null ? [] : new[] { "--data-dir", dataDir }, "--silo-port", Port(), "--gateway-port", Port(), .. extraArgs]);
 
     /// <summary>
     /// Starts <paramref name="role"/>'s program with <paramref name="args"/>, serving etcd on a free loopback client
-    /// URL unless <paramref name="servesEtcd"/> is false, and waits until it reports that it is up.
+    /// URL unless <paramref name="servesEtcd"/> is false, and waits until it reports that it is up. Programs see the
+    /// command line only, never <c>KUBEBRAIN_POSTGRES</c>.
     /// </summary>
     public static async Task<ServerProcess> StartAsync(ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true)
     {
@@ -173,7 +187,7 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.Environment.Remove("KUBEBRAIN_POSTGRES");
+        start.Environment.Remove(FrontendCommandLine.PostgresEnvironmentVariable);
         start.ArgumentList.Add(ProgramDll(role));
         foreach (var arg in args)
         {

@@ -48,8 +48,7 @@ public sealed class PostgresFailureTests : IDisposable
     public async Task AnOutageFailsCallsAsUnavailable_LosesNoAcknowledgedAppend_AndTheStoreRecoversByItself()
     {
         using var postgres = PostgresProcess.Start();
-        using var database = postgres.CreateDatabase();
-        await using var store = NewStore(database.ConnectionString);
+        await using var store = NewStore(postgres.CreateDatabase());
         var epoch = (await store.OpenAsync(None)).Epoch;
         var acknowledged = new ConcurrentDictionary<long, string>();
         var current = 1L;
@@ -132,11 +131,11 @@ public sealed class PostgresFailureTests : IDisposable
     [Fact]
     public async Task AnAppendWhoseAnswerIsLostIsResolvedAsCommitted()
     {
-        using var database = SharedPostgres.CreateDatabase();
-        await using var proxy = ProxyTo(database);
-        await using var store = NewStore(ThroughProxy(database, proxy));
-        var epoch = (await store.OpenAsync(None)).Epoch;
-        var batch = Batch(epoch, 1, 2, 3);
+        using var shared = SharedPostgres.CreateDatabase();
+        var database = shared.ConnectionString;
+        await using var proxied = await OpenThroughProxyAsync(database);
+        var (proxy, store) = (proxied.Proxy, proxied.Store);
+        var batch = Batch(proxied.Epoch, 1, 2, 3);
 
         proxy.HoldResponses();
         var append = store.AppendAsync(batch, None);
@@ -150,7 +149,7 @@ public sealed class PostgresFailureTests : IDisposable
         await append.WaitAsync(Wait);
         Assert.Equal((1, 1), (_logs.Count(Category, OutcomeUnknown), _logs.Count(Category, Resolved)));
         Assert.Equal(Show.Rows(batch.Rows), Show.Rows((await store.ReadRevisionsAsync(2, 10, None)).Rows));
-        await store.AppendAsync(Batch(epoch, 2, 5, 1), None);
+        await store.AppendAsync(Batch(proxied.Epoch, 2, 5, 1), None);
         Assert.Equal((5L, 2L), await MetaAsync(database));
     }
 
@@ -162,11 +161,11 @@ public sealed class PostgresFailureTests : IDisposable
     [Fact]
     public async Task AnAppendLostOnItsWayIsResolvedAsNotCommitted_AndCannotCommitLate()
     {
-        using var database = SharedPostgres.CreateDatabase();
-        await using var proxy = ProxyTo(database);
-        await using var store = NewStore(ThroughProxy(database, proxy));
-        var epoch = (await store.OpenAsync(None)).Epoch;
-        var batch = Batch(epoch, 1, 2, 3);
+        using var shared = SharedPostgres.CreateDatabase();
+        var database = shared.ConnectionString;
+        await using var proxied = await OpenThroughProxyAsync(database);
+        var (proxy, store) = (proxied.Proxy, proxied.Store);
+        var batch = Batch(proxied.Epoch, 1, 2, 3);
 
         proxy.HoldRequests();
         var append = store.AppendAsync(batch, None);
@@ -192,11 +191,10 @@ public sealed class PostgresFailureTests : IDisposable
     public async Task AnAppendWhoseSessionLingersIsResolvedByEndingThatSession()
     {
         using var postgres = PostgresProcess.Start();
-        using var database = postgres.CreateDatabase();
-        await using var proxy = ProxyTo(database);
-        await using var store = NewStore(ThroughProxy(database, proxy));
-        var epoch = (await store.OpenAsync(None)).Epoch;
-        var batch = Batch(epoch, 1, 2, 2);
+        var database = postgres.CreateDatabase();
+        await using var proxied = await OpenThroughProxyAsync(database);
+        var (proxy, store) = (proxied.Proxy, proxied.Store);
+        var batch = Batch(proxied.Epoch, 1, 2, 2);
         await ExecuteAsync(postgres.ConnectionString, "ALTER SYSTEM SET synchronous_standby_names = 'nobody'", "SELECT pg_reload_conf()");
 
         var append = store.AppendAsync(batch, None);
@@ -214,14 +212,23 @@ public sealed class PostgresFailureTests : IDisposable
     private PostgresMvccStore NewStore(string connectionString) =>
         new(new PostgresStoreOptions { ConnectionString = connectionString, MaxPoolSize = 4 }, _loggerFactory.CreateLogger<PostgresMvccStore>());
 
-    private static TcpProxy ProxyTo(TestDatabase database)
+    /// <summary>A store on <paramref name="database"/> through a proxy of its own, opened.</summary>
+    private async Task<ProxiedStore> OpenThroughProxyAsync(string database)
     {
-        var target = new NpgsqlConnectionStringBuilder(database.ConnectionString);
-        return new TcpProxy(target.Host!, target.Port);
+        var target = new NpgsqlConnectionStringBuilder(database);
+        var proxy = new TcpProxy(target.Host!, target.Port);
+        var store = NewStore(new NpgsqlConnectionStringBuilder(database) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString);
+        try
+        {
+            return new ProxiedStore(proxy, store, (await store.OpenAsync(None)).Epoch);
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            await proxy.DisposeAsync();
+            throw;
+        }
     }
-
-    private static string ThroughProxy(TestDatabase database, TcpProxy proxy) =>
-        new NpgsqlConnectionStringBuilder(database.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString;
 
     /// <summary>Revisions first.. of one row each, a key per revision and the batch id in the value.</summary>
     private static CommitBatch Batch(long epoch, long batchId, long first, int revisions)
@@ -244,9 +251,9 @@ public sealed class PostgresFailureTests : IDisposable
     }
 
     /// <summary>The metadata row's current revision and last batch id, read around the proxy.</summary>
-    private static async Task<(long Current, long LastBatchId)> MetaAsync(TestDatabase database)
+    private static async Task<(long Current, long LastBatchId)> MetaAsync(string database)
     {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await using var connection = new NpgsqlConnection(database);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT current_revision, last_batch_id FROM meta", connection);
         await using var reader = await command.ExecuteReaderAsync();
@@ -285,6 +292,15 @@ public sealed class PostgresFailureTests : IDisposable
                 throw new TimeoutException("the condition did not hold in time");
             }
             await Task.Delay(10);
+        }
+    }
+
+    private sealed record ProxiedStore(TcpProxy Proxy, PostgresMvccStore Store, long Epoch) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Store.DisposeAsync();
+            await Proxy.DisposeAsync();
         }
     }
 }

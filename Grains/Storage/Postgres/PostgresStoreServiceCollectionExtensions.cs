@@ -1,0 +1,49 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KubeBrain.Grains.Storage.Postgres;
+
+/// <summary>Registers the PostgreSQL store and brings its schema up to date before the host starts anything else.</summary>
+public static class PostgresStoreServiceCollectionExtensions
+{
+    /// <summary>
+    /// Makes <see cref="PostgresMvccStore"/> the <see cref="IMvccStore"/> and applies the pending migrations when the
+    /// host is starting, before any hosted service (the Orleans silo among them) starts. Call it before
+    /// <c>UseOrleans</c>.
+    /// </summary>
+    public static IServiceCollection AddPostgresMvccStore(this IServiceCollection services, Action<PostgresStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new PostgresStoreOptions();
+        configure(options);
+        options.Validate();
+        services.AddSingleton(options);
+        services.AddSingleton<IMvccStore, PostgresMvccStore>();
+        services.AddHostedService<PostgresSchemaMigration>();
+        return services;
+    }
+}
+
+/// <summary>Applies the PostgreSQL schema migrations in the host's starting phase.</summary>
+internal sealed partial class PostgresSchemaMigration(PostgresStoreOptions options, ILogger<PostgresSchemaMigration> logger) : IHostedLifecycleService
+{
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var applied = await PostgresSchema.MigrateAsync(options.ConnectionString, cancellationToken);
+        LogMigrated(applied.Count, string.Join(", ", applied));
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "PostgreSQL schema is current; this start applied {Count} migrations: {Names}")]
+    private partial void LogMigrated(int count, string names);
+}
