@@ -1,17 +1,17 @@
-using System.Net;
 using KubeBrain.EtcdFrontend.Hosting;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.InMemory;
 using KubeBrain.Grains.Storage.Postgres;
 using KubeBrain.Grains.Storage.Sqlite;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Hosting.Server;
 using Orleans.Configuration;
 
 namespace KubeBrain.Silo;
 
 /// <summary>
-/// The single-node server: an Orleans silo on localhost clustering with the etcd frontend co-hosted in the
-/// same process, serving gRPC over h2c on the client URLs.
+/// The server: an Orleans silo with the etcd frontend co-hosted in the same process (unless turned off), serving
+/// gRPC over h2c on the client URLs. On the embedded stores it is a single node on localhost clustering; on
+/// PostgreSQL it joins the cluster whose membership table is in the same database (AdoNet clustering).
 /// </summary>
 public static class KubeBrainServer
 {
@@ -24,16 +24,7 @@ public static class KubeBrainServer
     public static WebApplication Build(ServerOptions options, string[]? hostArgs = null, Action<WebApplicationBuilder>? customize = null)
     {
         var builder = WebApplication.CreateBuilder(hostArgs ?? []);
-        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            foreach (var url in options.ListenClientUrls)
-            {
-                Listen(kestrel, url);
-            }
-        });
+        builder.Logging.AddQuietFrameworkFilters();
         switch (options.Storage)
         {
             case StorageKind.Postgres:
@@ -52,42 +43,56 @@ public static class KubeBrainServer
         }
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
-            silo.Configure<ClusterOptions>(o =>
+            if (options.Storage == StorageKind.Postgres)
             {
-                o.ClusterId = "kubebrain";
-                o.ServiceId = "kubebrain";
-            });
+                UseClusterMembership(silo, options);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
+            }
+            silo.Configure<ClusterOptions>(options.ApplyTo);
+            silo.Configure<SiloOptions>(o => o.SiloName = options.Name);
         });
-        builder.Services.AddEtcdFrontend(o =>
+        if (options.Frontend)
         {
-            o.Name = options.Name;
-            o.AdvertiseClientUrls = [.. options.EffectiveAdvertiseClientUrls.Select(u => u.GetLeftPart(UriPartial.Authority))];
-            o.MaxRequestBytes = options.MaxRequestBytes;
-            o.MaxTxnOps = options.MaxTxnOps;
-            o.EmulatedEtcdVersion = options.EmulatedEtcdVersion;
-            o.WatchProgressNotifyInterval = options.WatchProgressNotifyInterval;
-        });
-        customize?.Invoke(builder);
-        var app = builder.Build();
-        app.MapEtcdFrontend();
-        return app;
-    }
-
-    private static void Listen(KestrelServerOptions kestrel, Uri url)
-    {
-        Action<ListenOptions> h2c = l => l.Protocols = HttpProtocols.Http2;
-        if (url.Host == "localhost")
-        {
-            kestrel.ListenLocalhost(url.Port, h2c);
-        }
-        else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address))
-        {
-            kestrel.Listen(address, url.Port, h2c);
+            builder.AddEtcdFrontend(options);
         }
         else
         {
-            throw new ArgumentException($"--listen-client-urls: '{url}' must name an IP address or localhost");
+            builder.Services.AddSingleton<IServer, NoHttpServer>();
+        }
+        customize?.Invoke(builder);
+        var app = builder.Build();
+        if (options.Frontend)
+        {
+            app.MapEtcdFrontend();
+        }
+        return app;
+    }
+
+    /// <summary>
+    /// Membership in the store's database (its tables come with the store's migrations, applied before the silo
+    /// starts), with the silo reachable at the advertised address, or at the one Orleans picks.
+    /// </summary>
+    private static void UseClusterMembership(ISiloBuilder silo, ServerOptions options)
+    {
+        silo.UseAdoNetClustering(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = options.PostgresConnectionString;
+        });
+        if (options.AdvertiseAddress is { } address)
+        {
+            silo.ConfigureEndpoints(address, options.SiloPort, options.GatewayPort);
+        }
+        else
+        {
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.SiloPort = options.SiloPort;
+                o.GatewayPort = options.GatewayPort;
+            });
         }
     }
 }

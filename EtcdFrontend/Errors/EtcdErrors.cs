@@ -37,6 +37,8 @@ internal static class EtcdErrors
 
     public static RpcException Timeout => new(new Status(StatusCode.Unavailable, "etcdserver: request timed out"));
 
+    public static RpcException Stopped => new(new Status(StatusCode.Unavailable, "etcdserver: server stopped"));
+
     /// <summary>A request field this server does not implement, refused by name rather than ignored.</summary>
     public static RpcException Unsupported(string field) =>
         new(new Status(StatusCode.Unimplemented, $"kubebrain: {field} is not supported"));

@@ -1,3 +1,4 @@
+using System.Net;
 using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.EtcdFrontend.Cluster;
 using KubeBrain.EtcdFrontend.Errors;
@@ -6,15 +7,44 @@ using KubeBrain.EtcdFrontend.Lease;
 using KubeBrain.EtcdFrontend.Maintenance;
 using KubeBrain.EtcdFrontend.Watch;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 
 namespace KubeBrain.EtcdFrontend.Hosting;
 
 /// <summary>Registers and maps the etcd v3 gRPC API on an ASP.NET Core host that can reach the grains.</summary>
 public static class EtcdFrontendExtensions
 {
+    /// <summary>Logs warnings and errors only from Orleans, gRPC and the ASP.NET Core and hosting frameworks.</summary>
+    public static ILoggingBuilder AddQuietFrameworkFilters(this ILoggingBuilder logging) => logging
+        .AddFilter("Orleans", LogLevel.Warning)
+        .AddFilter("Polly", LogLevel.Warning)
+        .AddFilter("Grpc", LogLevel.Warning)
+        .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
+        .AddFilter("Microsoft.Hosting", LogLevel.Warning);
+
+    /// <summary>
+    /// Sets a host up as an etcd frontend for <paramref name="options"/>: h2c listeners on the client URLs and the
+    /// etcd services. Call it after adding the Orleans silo or client, so that the frontend starts after and stops
+    /// before it.
+    /// </summary>
+    public static WebApplicationBuilder AddEtcdFrontend(this WebApplicationBuilder builder, FrontendCommandLine options)
+    {
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            foreach (var url in options.ListenClientUrls)
+            {
+                Listen(kestrel, url);
+            }
+        });
+        builder.Services.AddEtcdFrontend(options.ApplyTo);
+        return builder;
+    }
+
     /// <summary>Adds the etcd services; the host must provide an <c>IGrainFactory</c>.</summary>
     public static IServiceCollection AddEtcdFrontend(this IServiceCollection services, Action<EtcdFrontendOptions> configure)
     {
@@ -33,6 +63,8 @@ public static class EtcdFrontendExtensions
         services.AddSingleton<ResponseHeaders>();
         services.AddSingleton<WatchHub>();
         services.AddHostedService(provider => provider.GetRequiredService<WatchHub>());
+        services.AddSingleton<FrontendMembership>();
+        services.AddHostedService(provider => provider.GetRequiredService<FrontendMembership>());
         return services;
     }
 
@@ -46,5 +78,22 @@ public static class EtcdFrontendExtensions
         endpoints.MapGrpcService<LeaseService>();
         endpoints.MapGrpcHealthChecksService();
         return endpoints;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, Uri url)
+    {
+        Action<ListenOptions> h2c = l => l.Protocols = HttpProtocols.Http2;
+        if (url.Host == "localhost")
+        {
+            kestrel.ListenLocalhost(url.Port, h2c);
+        }
+        else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address))
+        {
+            kestrel.Listen(address, url.Port, h2c);
+        }
+        else
+        {
+            throw new ArgumentException($"--listen-client-urls: '{url}' must name an IP address or localhost");
+        }
     }
 }

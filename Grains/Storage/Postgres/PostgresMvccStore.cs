@@ -21,6 +21,7 @@ public sealed class PostgresMvccStore : IMvccStore
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgresLogWriter _writer;
+    private volatile bool _migrated;
     private volatile bool _opened;
     private volatile bool _disposed;
 
@@ -35,13 +36,27 @@ public sealed class PostgresMvccStore : IMvccStore
         _writer = new PostgresLogWriter(_dataSource, logger);
     }
 
+    /// <summary>
+    /// Brings the schema up to date; from then on the store serves reads. The host calls this before the silo starts,
+    /// so that on a silo without the sequencer, whose store is never opened, the key ranges placed there can read;
+    /// <see cref="OpenAsync"/> calls it too.
+    /// </summary>
+    /// <returns>The names of the migrations this call applied, in order.</returns>
+    public async Task<IReadOnlyList<string>> MigrateAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var applied = await PostgresSchema.MigrateAsync(_dataSource, cancellationToken);
+        _migrated = true;
+        return applied;
+    }
+
     public async Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var metadata = await UnavailableOnFailure(
             async () =>
             {
-                await PostgresSchema.MigrateAsync(_dataSource, cancellationToken);
+                await MigrateAsync(cancellationToken);
                 return await _writer.TakeEpochAsync(cancellationToken);
             });
         _opened = true;
@@ -61,13 +76,13 @@ public sealed class PostgresMvccStore : IMvccStore
     public Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(span);
-        return Run(() => PostgresLogReader.RangeAsync(_dataSource, span, revision, limit, countOnly, cancellationToken));
+        return Read(() => PostgresLogReader.RangeAsync(_dataSource, span, revision, limit, countOnly, cancellationToken));
     }
 
     public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRevisions);
-        return Run(() => PostgresLogReader.ReadRevisionsAsync(_dataSource, fromRevision, maxRevisions, cancellationToken));
+        return Read(() => PostgresLogReader.ReadRevisionsAsync(_dataSource, fromRevision, maxRevisions, cancellationToken));
     }
 
     public Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken) =>
@@ -86,10 +101,10 @@ public sealed class PostgresMvccStore : IMvccStore
     }
 
     public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken) =>
-        Run(() => PostgresLogReader.ListRangesAsync(_dataSource, cancellationToken));
+        Read(() => PostgresLogReader.ListRangesAsync(_dataSource, cancellationToken));
 
     public Task<long> SizeAsync(CancellationToken cancellationToken) =>
-        Run(() => PostgresLogReader.SizeAsync(_dataSource, cancellationToken));
+        Read(() => PostgresLogReader.SizeAsync(_dataSource, cancellationToken));
 
     public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
     {
@@ -101,10 +116,10 @@ public sealed class PostgresMvccStore : IMvccStore
         Run(() => _writer.RevokeLeaseAsync(id, cancellationToken));
 
     public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken) =>
-        Run(() => PostgresLogReader.ListLeasesAsync(_dataSource, cancellationToken));
+        Read(() => PostgresLogReader.ListLeasesAsync(_dataSource, cancellationToken));
 
     public Task<IReadOnlyList<LeasedKey>> ListLeasedKeysAsync(CancellationToken cancellationToken) =>
-        Run(() => PostgresLogReader.ListLeasedKeysAsync(_dataSource, cancellationToken));
+        Read(() => PostgresLogReader.ListLeasedKeysAsync(_dataSource, cancellationToken));
 
     /// <summary>Closes every connection. Call it once no other call is in flight.</summary>
     public async ValueTask DisposeAsync()
@@ -117,13 +132,24 @@ public sealed class PostgresMvccStore : IMvccStore
         await _dataSource.DisposeAsync();
     }
 
-    /// <summary>Runs a call of an opened store, with transient failures as <see cref="StoreUnavailableException"/>.</summary>
+    /// <summary>Runs a write of an opened store, with transient failures as <see cref="StoreUnavailableException"/>.</summary>
     private Task<T> Run<T>(Func<Task<T>> call)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_opened)
         {
             throw new InvalidOperationException("The store is not open; call OpenAsync first.");
+        }
+        return UnavailableOnFailure(call);
+    }
+
+    /// <summary>Runs a read once the schema is current, with transient failures as <see cref="StoreUnavailableException"/>.</summary>
+    private Task<T> Read<T>(Func<Task<T>> call)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_migrated)
+        {
+            throw new InvalidOperationException("The store's schema is not known to be current; call MigrateAsync or OpenAsync first.");
         }
         return UnavailableOnFailure(call);
     }

@@ -19,18 +19,22 @@ public static class PostgresStoreServiceCollectionExtensions
         configure(options);
         options.Validate();
         services.AddSingleton(options);
-        services.AddSingleton<IMvccStore, PostgresMvccStore>();
+        services.AddSingleton<PostgresMvccStore>();
+        services.AddSingleton<IMvccStore>(provider => provider.GetRequiredService<PostgresMvccStore>());
         services.AddHostedService<PostgresSchemaMigration>();
         return services;
     }
 }
 
-/// <summary>Applies the PostgreSQL schema migrations in the host's starting phase.</summary>
-internal sealed partial class PostgresSchemaMigration(PostgresStoreOptions options, ILogger<PostgresSchemaMigration> logger) : IHostedLifecycleService
+/// <summary>
+/// Applies the PostgreSQL schema migrations through the store in the host's starting phase: the Orleans membership
+/// table must exist before the silo joins, and the store serves reads from then on.
+/// </summary>
+internal sealed partial class PostgresSchemaMigration(PostgresMvccStore store, ILogger<PostgresSchemaMigration> logger) : IHostedLifecycleService
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var applied = await PostgresSchema.MigrateAsync(options.ConnectionString, cancellationToken);
+        var applied = await store.MigrateAsync(cancellationToken);
         LogMigrated(applied.Count, string.Join(", ", applied));
     }
 

@@ -15,13 +15,19 @@ public sealed class PostgresServerTests
 
     /// <summary>
     /// The server process serves put, get, delete and watch from PostgreSQL; killed with -9 and started again it
-    /// has every acknowledged write, continues the revisions, and replays the history to a watch from the store.
+    /// has every acknowledged write, continues the revisions, and replays the history to a watch from the store. The
+    /// restart keeps the silo's address and ports, so it declares its killed incarnation in the membership table dead
+    /// as it joins.
     /// </summary>
     [Fact]
     public async Task TheServerOnPostgresServesAndKeepsItsDataAcrossAKill()
     {
         using var database = SharedPostgres.CreateDatabase();
-        string[] args = ["--storage", "postgres", "--postgres-connection-string", database.ConnectionString, "--postgres-pool-size", "4"];
+        string[] args =
+        [
+            "--storage", "postgres", "--postgres-connection-string", database.ConnectionString, "--postgres-pool-size", "4",
+            "--advertise-address", "127.0.0.1", "--silo-port", ServerProcess.Port(), "--gateway-port", ServerProcess.Port(),
+        ];
         List<string> events;
         await using (var server = await ServerProcess.StartAsync(null, args))
         {

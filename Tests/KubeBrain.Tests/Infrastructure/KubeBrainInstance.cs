@@ -1,3 +1,4 @@
+using System.Net;
 using Grpc.Net.Client;
 using KubeBrain.Silo;
 using Microsoft.AspNetCore.Builder;
@@ -51,6 +52,7 @@ public sealed class KubeBrainInstance : IAsyncDisposable
             DataDir = dataDir ?? owned,
             SiloPort = FreePort.Next(),
             GatewayPort = FreePort.Next(),
+            AdvertiseAddress = IPAddress.Loopback,
         };
         options = configure?.Invoke(options) ?? options;
         var app = KubeBrainServer.Build(options, customize: customize);

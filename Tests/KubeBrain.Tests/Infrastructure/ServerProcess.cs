@@ -1,32 +1,50 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using Grpc.Net.Client;
+using KubeBrain.EtcdFrontend.Hosting;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 
 namespace KubeBrain.Tests.Infrastructure;
 
+/// <summary>Which program a <see cref="ServerProcess"/> runs.</summary>
+public enum ServerRole
+{
+    /// <summary><c>kubebrain</c> (the Silo project): a silo, serving etcd through its co-hosted frontend unless <c>--frontend off</c>.</summary>
+    Silo,
+
+    /// <summary><c>kubebrain-frontend</c> (the EtcdFrontend project): an etcd frontend, an Orleans client of a cluster.</summary>
+    Frontend,
+}
+
 /// <summary>
-/// The real server binary (the Silo project's build output) run as a child process, for what only a process
-/// shows: the command line, signals, kill -9 and restart on the same data directory.
+/// A real server program (a project's build output) run as a child process, for what only a process shows: the
+/// command line, signals, kill -9, restart on the same data, and several processes forming one cluster.
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly string? _endpoint;
+    private GrpcChannel? _channel;
 
-    private ServerProcess(Process process, string endpoint)
+    private ServerProcess(Process process, ServerRole role, string? endpoint)
     {
         _process = process;
-        Endpoint = endpoint;
-        Channel = GrpcChannel.ForAddress(endpoint);
-        Kv = new Rpc.KV.KVClient(Channel);
+        Role = role;
+        _endpoint = endpoint;
     }
 
-    public string Endpoint { get; }
+    public ServerRole Role { get; }
 
-    public GrpcChannel Channel { get; }
+    /// <summary>The client URL, http://127.0.0.1:port; only for a process that serves etcd.</summary>
+    public string Endpoint => _endpoint ?? throw new InvalidOperationException("this process serves no etcd API");
 
-    public Rpc.KV.KVClient Kv { get; }
+    public GrpcChannel Channel => _channel ??= GrpcChannel.ForAddress(Endpoint);
+
+    public Rpc.KV.KVClient Kv => new(Channel);
+
+    public bool HasExited => _process.HasExited;
 
     /// <summary>Everything the process wrote to stdout and stderr so far.</summary>
     public string Output
@@ -40,32 +58,35 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The server program's path, built next to this test assembly's configuration.</summary>
-    public static string ServerDll
+    /// <summary>The program's path, built next to this test assembly's configuration.</summary>
+    public static string ProgramDll(ServerRole role)
     {
-        get
+        var testDir = new DirectoryInfo(AppContext.BaseDirectory);
+        var configuration = testDir.Parent!.Name;
+        var root = testDir;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "KubeBrain.slnx")))
         {
-            var testDir = new DirectoryInfo(AppContext.BaseDirectory);
-            var configuration = testDir.Parent!.Name;
-            var root = testDir;
-            while (root is not null && !File.Exists(Path.Combine(root.FullName, "KubeBrain.slnx")))
-            {
-                root = root.Parent;
-            }
-            return Path.Combine(root!.FullName, "Silo", "bin", configuration, testDir.Name, "kubebrain.dll");
+            root = root.Parent;
         }
+        var (project, program) = role switch
+        {
+            ServerRole.Silo => ("Silo", "kubebrain"),
+            _ => ("EtcdFrontend", "kubebrain-frontend"),
+        };
+        return Path.Combine(root!.FullName, project, "bin", configuration, testDir.Name, program + ".dll");
     }
 
-    /// <summary>Runs the server with <paramref name="args"/> to completion and returns its exit code and output.</summary>
-    public static Task<(int ExitCode, string Output)> RunToExitAsync(params string[] args) => RunToExitWithPostgresAsync(null, args);
+    /// <summary>Runs a program with <paramref name="args"/> to completion and returns its exit code and output.</summary>
+    public static Task<(int ExitCode, string Output)> RunToExitAsync(ServerRole role, params string[] args) =>
+        RunToExitWithPostgresAsync(role, null, args);
 
     /// <summary>As <see cref="RunToExitAsync"/>, with <c>KUBEBRAIN_POSTGRES</c> set to <paramref name="postgres"/> when it is not null.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitWithPostgresAsync(string? postgres, params string[] args)
+    public static async Task<(int ExitCode, string Output)> RunToExitWithPostgresAsync(ServerRole role, string? postgres, params string[] args)
     {
-        var start = StartInfo(args);
+        var start = StartInfo(role, args);
         if (postgres is not null)
         {
-            start.Environment[KubeBrain.Silo.ServerOptions.PostgresEnvironmentVariable] = postgres;
+            start.Environment[FrontendCommandLine.PostgresEnvironmentVariable] = postgres;
         }
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -75,25 +96,23 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the server with <paramref name="dataDir"/> (the SQLite store's, unless <paramref name="extraArgs"/> choose
-    /// another store; null for none) and waits until it serves. The server sees the command line only, never <c>KUBEBRAIN_POSTGRES</c>.
+    /// Starts the single-node server with <paramref name="dataDir"/> (the SQLite store's, unless <paramref name="extraArgs"/>
+    /// choose another store; null for none) and waits until it serves.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(string? dataDir, params string[] extraArgs)
+    public static Task<ServerProcess> StartAsync(string? dataDir, params string[] extraArgs) =>
+        StartAsync(ServerRole.Silo, [.. dataDir is null ? [] : new[] { "--data-dir", dataDir }, "--silo-port", Port(), "--gateway-port", Port(), .. extraArgs]);
+
+    /// <summary>
+    /// Starts <paramref name="role"/>'s program with <paramref name="args"/>, serving etcd on a free loopback client
+    /// URL unless <paramref name="servesEtcd"/> is false, and waits until it reports that it is up. Programs see the
+    /// command line only, never <c>KUBEBRAIN_POSTGRES</c>.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true)
     {
-        var endpoint = $"http://127.0.0.1:{FreePort.Next()}";
-        var args = new List<string>
-        {
-            "--listen-client-urls", endpoint,
-            "--silo-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--gateway-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
-        if (dataDir is not null)
-        {
-            args.AddRange(["--data-dir", dataDir]);
-        }
-        args.AddRange(extraArgs);
-        var process = Process.Start(StartInfo([.. args]))!;
-        var server = new ServerProcess(process, endpoint);
+        var endpoint = servesEtcd ? $"http://127.0.0.1:{Port()}" : null;
+        string[] all = endpoint is null ? [.. args] : ["--listen-client-urls", endpoint, .. args];
+        var process = Process.Start(StartInfo(role, all))!;
+        var server = new ServerProcess(process, role, endpoint);
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnLine(object sender, DataReceivedEventArgs e)
         {
@@ -105,7 +124,7 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 server._output.AppendLine(e.Data);
             }
-            if (e.Data.Contains("serving etcd on", StringComparison.Ordinal))
+            if (e.Data.StartsWith("KubeBrain ", StringComparison.Ordinal))
             {
                 ready.TrySetResult();
             }
@@ -113,12 +132,23 @@ public sealed class ServerProcess : IAsyncDisposable
         process.OutputDataReceived += OnLine;
         process.ErrorDataReceived += OnLine;
         process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"the server exited before serving:\n{server.Output}"));
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"the {role} exited before it was up:\n{server.Output}"));
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await ready.Task.WaitAsync(TimeSpan.FromSeconds(90));
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
         return server;
     }
+
+    /// <summary>A free loopback port, as a flag value.</summary>
+    public static string Port() => FreePort.Next().ToString(CultureInfo.InvariantCulture);
 
     /// <summary>SIGKILL: the process ends at once, mid-write.</summary>
     public async Task KillAsync()
@@ -140,7 +170,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Channel.Dispose();
+        _channel?.Dispose();
         if (!_process.HasExited)
         {
             _process.Kill();
@@ -149,7 +179,7 @@ public sealed class ServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static ProcessStartInfo StartInfo(string[] args)
+    private static ProcessStartInfo StartInfo(ServerRole role, string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -157,12 +187,12 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(ServerDll);
+        start.Environment.Remove(FrontendCommandLine.PostgresEnvironmentVariable);
+        start.ArgumentList.Add(ProgramDll(role));
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
-        start.Environment.Remove(KubeBrain.Silo.ServerOptions.PostgresEnvironmentVariable);
         return start;
     }
 

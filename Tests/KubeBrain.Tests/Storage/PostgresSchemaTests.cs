@@ -7,6 +7,8 @@ namespace KubeBrain.Tests.Storage;
 
 public sealed class PostgresSchemaTests : IDisposable
 {
+    private static readonly string[] Migrations = ["0001_initial", "0002_orleans_clustering"];
+
     private readonly TestDatabase _database = SharedPostgres.CreateDatabase();
 
     public void Dispose() => _database.Dispose();
@@ -14,12 +16,12 @@ public sealed class PostgresSchemaTests : IDisposable
     [Fact]
     public async Task MigrationsAreAppliedOnceAndRecorded()
     {
-        Assert.Equal(["0001_initial"], await PostgresSchema.MigrateAsync(_database.ConnectionString, CancellationToken.None));
+        Assert.Equal(Migrations, await PostgresSchema.MigrateAsync(_database.ConnectionString, CancellationToken.None));
         Assert.Empty(await PostgresSchema.MigrateAsync(_database.ConnectionString, CancellationToken.None));
 
-        Assert.Equal(["1 0001_initial"], await QueryAsync("SELECT version || ' ' || name FROM schema_migrations ORDER BY version"));
+        Assert.Equal(["1 0001_initial", "2 0002_orleans_clustering"], await QueryAsync("SELECT version || ' ' || name FROM schema_migrations ORDER BY version"));
         Assert.Equal(
-            ["kv_log", "leases", "meta", "range_owner", "schema_migrations"],
+            ["kv_log", "leases", "meta", "orleansmembershiptable", "orleansmembershipversiontable", "orleansquery", "range_owner", "schema_migrations"],
             await QueryAsync("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"));
         Assert.Equal(
             ["1 1 0 0 0"],
@@ -35,8 +37,8 @@ public sealed class PostgresSchemaTests : IDisposable
 
         var applied = await Task.WhenAll(migrators);
 
-        Assert.Equal(["0001_initial"], applied.SelectMany(names => names));
-        Assert.Equal(["1"], await QueryAsync("SELECT count(*)::text FROM schema_migrations"));
+        Assert.Equal(Migrations, applied.SelectMany(names => names));
+        Assert.Equal(["2"], await QueryAsync("SELECT count(*)::text FROM schema_migrations"));
         Assert.Equal(["1"], await QueryAsync("SELECT count(*)::text FROM meta"));
     }
 
