@@ -13,17 +13,17 @@ internal sealed class SequencerCalls
     private readonly CallBatcher<bool, ReadBarrier> _barriers;
     private readonly CallBatcher<long, LeaseKeepAliveResult> _keepAlives;
 
+    /// <remarks>The grain reference is taken per call: a frontend process learns the cluster's grain types only once connected.</remarks>
     public SequencerCalls(IGrainFactory grains)
     {
-        var sequencer = grains.GetGrain<IRevisionSequencerGrain>(0);
         _barriers = new(async requests =>
         {
-            var barrier = await sequencer.BarrierAsync();
+            var barrier = await grains.GetGrain<IRevisionSequencerGrain>(0).BarrierAsync();
             return [.. requests.Select(_ => barrier)];
         });
         _keepAlives = new(async ids =>
         {
-            var results = await sequencer.KeepAliveLeasesAsync(ids);
+            var results = await grains.GetGrain<IRevisionSequencerGrain>(0).KeepAliveLeasesAsync(ids);
             return [.. results.Ttls.Select(ttl => new LeaseKeepAliveResult(ttl, results.Revision))];
         });
     }
