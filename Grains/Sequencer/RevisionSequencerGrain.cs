@@ -79,7 +79,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
     /// </summary>
     public async Task<RangeClaim> ClaimRangeAsync(string rangeId)
     {
-        var epoch = await store.ClaimRangeAsync(rangeId, CancellationToken.None);
+        var epoch = await FencedAsync(mine => store.ClaimRangeAsync(mine, rangeId, CancellationToken.None));
         _rangeEpochs[rangeId] = epoch;
         _directory = new RangeDirectory(
             _directory.Version + 1,
@@ -98,7 +98,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         {
             return KvStatus.FutureRevision;
         }
-        var status = await store.SetCompactRevisionAsync(revision, CancellationToken.None);
+        var status = await FencedAsync(mine => store.SetCompactRevisionAsync(mine, revision, CancellationToken.None));
         if (status != KvStatus.Ok)
         {
             return status;
@@ -215,6 +215,24 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         return new SubmitResult(first, statuses, _compact);
     }
 
+    /// <summary>
+    /// A store write under this activation's epoch. If the store fenced it, a newer activation has taken over: the
+    /// call is answered Unavailable and this activation deactivates, as after a fenced append.
+    /// </summary>
+    private async Task<T> FencedAsync<T>(Func<long, Task<T>> write)
+    {
+        try
+        {
+            return await write(_epoch);
+        }
+        catch (StoreFencedException fenced)
+        {
+            LogDeposed(fenced, _epoch);
+            DeactivateOnIdle();
+            throw new StoreUnavailableException("this sequencer activation was deposed by a newer one", fenced);
+        }
+    }
+
     private void StartPurge()
     {
         _purgeRequested = true;
@@ -234,7 +252,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
             int batch;
             do
             {
-                batch = await store.PurgeAsync(PurgeBatchRows, CancellationToken.None);
+                batch = await FencedAsync(mine => store.PurgeAsync(mine, PurgeBatchRows, CancellationToken.None));
                 removed += batch;
             }
             while (batch > 0);
@@ -250,4 +268,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "Removed {Rows} compacted rows below revision {CompactRevision}")]
     private partial void LogPurged(long rows, long compactRevision);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "A store write under epoch {Epoch} was fenced: a newer sequencer activation has taken over, so this one deactivates")]
+    private partial void LogDeposed(Exception exception, long epoch);
 }

@@ -24,6 +24,14 @@ namespace KubeBrain.Grains.Storage;
 /// <para>
 /// Byte arrays passed in or returned are never copied or changed; callers treat them as immutable.
 /// </para>
+/// <para>
+/// Fencing: every write of the sequencer names its epoch (the one <see cref="OpenAsync"/> returned to it): the
+/// appended batch's <see cref="CommitBatch.Epoch"/>, and the <c>epoch</c> parameter of the compaction, purge,
+/// range-claim and lease writes. Each of them checks, in the same transaction as its write, that the stored epoch
+/// still equals it; otherwise it writes nothing and throws <see cref="StoreFencedException"/>. The check
+/// serializes with <see cref="OpenAsync"/> taking a newer epoch: a write either commits before the newer epoch is
+/// taken or is fenced by it, so nothing a deposed activation does reaches the store after its successor opened.
+/// </para>
 /// </summary>
 public interface IMvccStore : IAsyncDisposable
 {
@@ -79,19 +87,23 @@ public interface IMvccStore : IAsyncDisposable
     /// <summary>
     /// Commits <paramref name="revision"/> as the compaction revision: <see cref="KvStatus.Compacted"/> if it is
     /// not above the current compaction revision, <see cref="KvStatus.FutureRevision"/> if it is above the current
-    /// revision. Removes nothing; see <see cref="PurgeAsync"/>.
+    /// revision. Removes nothing; see <see cref="PurgeAsync"/>. Fenced by <paramref name="epoch"/> before anything
+    /// else is checked.
     /// </summary>
-    Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken);
+    Task<KvStatus> SetCompactRevisionAsync(long epoch, long revision, CancellationToken cancellationToken);
 
     /// <summary>
     /// Removes at most <paramref name="maxRows"/> (positive) rows that no read or watch at or above the committed
     /// compaction revision can need (see the class summary), in one short transaction. Returns the number
-    /// removed; 0 means nothing is left to remove.
+    /// removed; 0 means nothing is left to remove. Fenced by <paramref name="epoch"/>.
     /// </summary>
-    Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken);
+    Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken);
 
-    /// <summary>Records a new epoch for the key range <paramref name="rangeId"/> (1 on its first claim) and returns it.</summary>
-    Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Records a new epoch for the key range <paramref name="rangeId"/> (1 on its first claim) and returns it.
+    /// Fenced by the sequencer's <paramref name="epoch"/>.
+    /// </summary>
+    Task<long> ClaimRangeAsync(long epoch, string rangeId, CancellationToken cancellationToken);
 
     /// <summary>The key ranges ever claimed with their latest epochs, in ascending ordinal id order.</summary>
     Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken);
@@ -101,15 +113,15 @@ public interface IMvccStore : IAsyncDisposable
 
     /// <summary>
     /// Records a granted lease; it is durable when this returns. Returns false, and writes nothing, when a lease with
-    /// the same id is recorded already.
+    /// the same id is recorded already. Fenced by <paramref name="epoch"/>.
     /// </summary>
-    Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken);
+    Task<bool> GrantLeaseAsync(long epoch, StoredLease lease, CancellationToken cancellationToken);
 
     /// <summary>
     /// Removes the lease <paramref name="id"/>; the removal is durable when this returns. Returns false when no such
-    /// lease is recorded. The keys that carry the lease are not touched.
+    /// lease is recorded. The keys that carry the lease are not touched. Fenced by <paramref name="epoch"/>.
     /// </summary>
-    Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken);
+    Task<bool> RevokeLeaseAsync(long epoch, long id, CancellationToken cancellationToken);
 
     /// <summary>Every recorded lease, in ascending id order.</summary>
     Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken);
@@ -173,5 +185,10 @@ public sealed record RangeOwner(string RangeId, long Epoch);
 /// <summary>A live key whose current version carries <see cref="Lease"/>.</summary>
 public sealed record LeasedKey(long Lease, byte[] Key);
 
-/// <summary>Thrown when a write was refused because another sequencer activation took a newer epoch.</summary>
-public sealed class StoreFencedException(string message) : Exception(message);
+/// <summary>Thrown when a write was refused because another sequencer activation took a newer epoch; it wrote nothing.</summary>
+public sealed class StoreFencedException(string message) : Exception(message)
+{
+    /// <summary>The refusal of <paramref name="write"/> under <paramref name="epoch"/> while the store is under <paramref name="storedEpoch"/>.</summary>
+    internal static StoreFencedException Refused(string write, long epoch, long storedEpoch) =>
+        new($"{write} under epoch {epoch} was refused: the store is under epoch {storedEpoch}.");
+}

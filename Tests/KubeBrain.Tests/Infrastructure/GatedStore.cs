@@ -38,20 +38,22 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
     public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken) =>
         inner.ReadRevisionsAsync(fromRevision, maxRevisions, cancellationToken);
 
-    public Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken) =>
-        inner.SetCompactRevisionAsync(revision, cancellationToken);
+    public Task<KvStatus> SetCompactRevisionAsync(long epoch, long revision, CancellationToken cancellationToken) =>
+        inner.SetCompactRevisionAsync(epoch, revision, cancellationToken);
 
-    public Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken) => inner.PurgeAsync(maxRows, cancellationToken);
+    public Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken) => inner.PurgeAsync(epoch, maxRows, cancellationToken);
 
-    public Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken) => inner.ClaimRangeAsync(rangeId, cancellationToken);
+    public Task<long> ClaimRangeAsync(long epoch, string rangeId, CancellationToken cancellationToken) =>
+        inner.ClaimRangeAsync(epoch, rangeId, cancellationToken);
 
     public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken) => inner.ListRangesAsync(cancellationToken);
 
     public Task<long> SizeAsync(CancellationToken cancellationToken) => inner.SizeAsync(cancellationToken);
 
-    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken) => inner.GrantLeaseAsync(lease, cancellationToken);
+    public Task<bool> GrantLeaseAsync(long epoch, StoredLease lease, CancellationToken cancellationToken) =>
+        inner.GrantLeaseAsync(epoch, lease, cancellationToken);
 
-    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken) => inner.RevokeLeaseAsync(id, cancellationToken);
+    public Task<bool> RevokeLeaseAsync(long epoch, long id, CancellationToken cancellationToken) => inner.RevokeLeaseAsync(epoch, id, cancellationToken);
 
     public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken) => inner.ListLeasesAsync(cancellationToken);
 
