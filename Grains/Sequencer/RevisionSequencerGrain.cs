@@ -2,6 +2,7 @@ using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace KubeBrain.Grains.Sequencer;
@@ -17,7 +18,7 @@ namespace KubeBrain.Grains.Sequencer;
 /// </para>
 /// </summary>
 [Reentrant]
-internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<RevisionSequencerGrain> logger)
+internal sealed partial class RevisionSequencerGrain(IMvccStore store, IOptions<SequencerOptions> options, ILogger<RevisionSequencerGrain> logger)
     : Grain, IRevisionSequencerGrain
 {
     private const int PurgeBatchRows = 1000;
@@ -38,7 +39,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var metadata = await store.OpenAsync(cancellationToken);
+        var metadata = await OpenStoreAsync(cancellationToken);
         _current = metadata.CurrentRevision;
         _compact = metadata.CompactRevision;
         _epoch = metadata.Epoch;
@@ -68,7 +69,12 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         return answer.Task;
     }
 
-    public Task<ReadBarrier> BarrierAsync() => Task.FromResult(new ReadBarrier(_current, _compact, _directory.Version));
+    /// <summary>Answered only while this activation holds its time lease (see the TimeLease part).</summary>
+    public async Task<ReadBarrier> BarrierAsync()
+    {
+        await EnsureLeaseAsync();
+        return new ReadBarrier(_current, _compact, _directory.Version);
+    }
 
     public Task<RangeDirectory> DirectoryAsync() => Task.FromResult(_directory);
 
@@ -140,6 +146,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         }
         if (rows.Count > 0)
         {
+            var sent = Now;
             try
             {
                 await store.AppendAsync(new CommitBatch(_epoch, ++_batchId, _current + 1, next - 1, rows), CancellationToken.None);
@@ -157,6 +164,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
                 }
                 return;
             }
+            LeaseRenewed(sent);
             _current = next - 1;
             Publish(feed);
         }

@@ -38,9 +38,35 @@ public interface IMvccStore : IAsyncDisposable
     /// <summary>
     /// Creates or migrates the schema, takes the sequencer epoch (the stored epoch plus one, committed before
     /// returning) and reads the metadata. Called before anything else, and again by every new sequencer
-    /// activation: each call takes a new epoch, which fences appends under the older ones.
+    /// activation: each call takes a new epoch, which fences every write under the older ones.
+    /// <para>
+    /// The sequencer's time lease: taking the epoch also ends the older epoch's renewals, and this then waits
+    /// until the older epoch's lease has expired by the store's clock (at once if it was released or has lapsed)
+    /// and starts the new epoch's lease, ending <paramref name="leaseDuration"/> after the store's clock at that
+    /// moment, which is after the call was sent. So a caller that measured its own monotonic clock before sending
+    /// holds the lease until that reading plus the duration, less an allowance for clock-rate drift, and its
+    /// successor cannot return from this call before then. Every append renews the lease by the same duration
+    /// (measured the same way, from before the append was sent), as does <see cref="RenewLeaseAsync"/>.
+    /// PostgreSQL keeps the lease in the metadata row on the server's clock. The in-memory and SQLite stores are
+    /// opened by one process only (SQLite is the single-node store of its data directory), so they keep it in
+    /// that process on its monotonic clock: between activations in the process the rule is the same, and a
+    /// restart after a crash, the only way a second process can open the file, starts without a lease and does
+    /// not wait.
+    /// </para>
     /// </summary>
-    Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken);
+    Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Renews the sequencer's time lease (see <see cref="OpenAsync"/>) to end <paramref name="leaseDuration"/> after
+    /// the store's clock now. Fenced by <paramref name="epoch"/>: the lease of a deposed activation is never extended.
+    /// </summary>
+    Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends the sequencer's time lease at once, so that a successor need not wait for it (a graceful
+    /// deactivation). Fenced by <paramref name="epoch"/>.
+    /// </summary>
+    Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken);
 
     /// <summary>
     /// Appends the revisions <see cref="CommitBatch.FirstRevision"/>..<see cref="CommitBatch.LastRevision"/> in one

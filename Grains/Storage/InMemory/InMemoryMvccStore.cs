@@ -14,6 +14,7 @@ public sealed class InMemoryMvccStore : IMvccStore
     private readonly Dictionary<long, List<StoredRow>> _revisions = [];
     private readonly SortedDictionary<string, long> _ranges = new(StringComparer.Ordinal);
     private readonly SortedDictionary<long, StoredLease> _leases = [];
+    private readonly ProcessSequencerLease _sequencerLease = new();
     private bool _opened;
     private long _currentRevision = 1;
     private long _compactRevision;
@@ -22,14 +23,35 @@ public sealed class InMemoryMvccStore : IMvccStore
     private long _purgeFrom;
     private long _purgeCompactRevision;
 
-    public Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken)
+    public async Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
+        StoreMetadata metadata;
         lock (_lock)
         {
             _opened = true;
             _epoch++;
-            return Task.FromResult(new StoreMetadata(_currentRevision, _compactRevision, _epoch));
+            metadata = new StoreMetadata(_currentRevision, _compactRevision, _epoch);
         }
+        await _sequencerLease.TakeOverAsync(metadata.Epoch, leaseDuration, cancellationToken);
+        return metadata;
+    }
+
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            EnsureOpen();
+        }
+        return _sequencerLease.RenewAsync(epoch, leaseDuration);
+    }
+
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            EnsureOpen();
+        }
+        return _sequencerLease.ReleaseAsync(epoch);
     }
 
     public Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
@@ -63,6 +85,7 @@ public sealed class InMemoryMvccStore : IMvccStore
             }
             _currentRevision = batch.LastRevision;
         }
+        _sequencerLease.RenewAfterAppend(batch.Epoch);
         return Task.CompletedTask;
     }
 

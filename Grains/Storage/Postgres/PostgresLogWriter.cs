@@ -15,12 +15,13 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     /// <summary>
     /// Moves the current revision from first − 1 to last under the fences and inserts the rows, in one statement
     /// and so one round trip and one transaction: the insert reads the update's result, so a fenced batch writes
-    /// nothing. The update also refuses a batch id recorded already (see <see cref="ResolveSql"/>).
+    /// nothing. The update also refuses a batch id recorded already (see <see cref="ResolveSql"/>), and renews the
+    /// sequencer's time lease.
     /// </summary>
     private const string AppendSql =
         """
         WITH advanced AS (
-            UPDATE meta SET current_revision = $1, last_batch_id = $2
+            UPDATE meta SET current_revision = $1, last_batch_id = $2, lease_expiry = now() + $16
             WHERE id = 1 AND sequencer_epoch = $3 AND current_revision = $4 AND last_batch_id <> $2
             RETURNING 1)
         INSERT INTO kv_log (revision, sub, key, create_revision, version, lease, value, tombstone, prev_revision, range_id, range_epoch)
@@ -55,21 +56,88 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
 
     private long _purgeCompactRevision;
 
+    /// <summary>The time lease duration the current epoch was taken with, by which every append renews it.</summary>
+    private TimeSpan _leaseDuration;
+
     /// <summary>
     /// Takes the next sequencer epoch; batch ids start over with it. The update waits for every fenced write of an
-    /// older epoch under way (they hold the metadata row's lock), and fences every later one.
+    /// older epoch under way (they hold the metadata row's lock), and fences every later one, renewals of the older
+    /// epoch's time lease included. Where that lease has expired (by the server's clock) the same statement starts
+    /// the new one; otherwise this waits until it has and then starts it.
     /// </summary>
-    public async Task<StoreMetadata> TakeEpochAsync(CancellationToken cancellationToken)
+    public async Task<StoreMetadata> TakeEpochAsync(TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        _leaseDuration = leaseDuration;
+        StoreMetadata metadata;
+        TimeSpan wait;
+        await using (var command = dataSource.CreateCommand(
+            """
+            WITH old AS (SELECT lease_expiry FROM meta WHERE id = 1 FOR UPDATE)
+            UPDATE meta SET sequencer_epoch = sequencer_epoch + 1, last_batch_id = 0,
+                lease_expiry = CASE WHEN old.lease_expiry <= now() THEN now() + $1 ELSE old.lease_expiry END
+            FROM old WHERE meta.id = 1
+            RETURNING current_revision, compact_revision, sequencer_epoch,
+                CASE WHEN old.lease_expiry <= now() THEN interval '0' ELSE old.lease_expiry - now() END
+            """))
+        {
+            command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new InvalidOperationException("The metadata row is missing.");
+            }
+            metadata = new StoreMetadata(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            wait = reader.GetFieldValue<TimeSpan>(3);
+        }
+        while (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, cancellationToken);
+            wait = await StartLeaseAsync(metadata.Epoch, leaseDuration, cancellationToken);
+        }
+        return metadata;
+    }
+
+    /// <summary>
+    /// Starts the lease of <paramref name="epoch"/> if its predecessor's has expired by the server's clock; returns
+    /// how long that lease still runs otherwise (zero once started).
+    /// </summary>
+    private async Task<TimeSpan> StartLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
-            UPDATE meta SET sequencer_epoch = sequencer_epoch + 1, last_batch_id = 0 WHERE id = 1
-            RETURNING current_revision, compact_revision, sequencer_epoch
+            WITH old AS (SELECT sequencer_epoch, lease_expiry FROM meta WHERE id = 1 FOR UPDATE),
+            started AS (
+                UPDATE meta SET lease_expiry = now() + $2 FROM old
+                WHERE meta.id = 1 AND old.sequencer_epoch = $1 AND old.lease_expiry <= now()
+                RETURNING 1)
+            SELECT old.sequencer_epoch, CASE WHEN old.lease_expiry <= now() THEN interval '0' ELSE old.lease_expiry - now() END FROM old
             """);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new StoreMetadata(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2))
-            : throw new InvalidOperationException("The metadata row is missing.");
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetInt64(0) == epoch
+            ? reader.GetFieldValue<TimeSpan>(1)
+            : throw StoreFencedException.Refused("Starting the sequencer lease", epoch, reader.GetInt64(0));
+    }
+
+    /// <summary>Renews the time lease of <paramref name="epoch"/> to now + <paramref name="leaseDuration"/>, fenced by it.</summary>
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        SetLeaseAsync(epoch, "now() + $2", "Renewing the sequencer lease", cancellationToken, new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
+
+    /// <summary>Ends the time lease of <paramref name="epoch"/> at once, fenced by it.</summary>
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken) =>
+        SetLeaseAsync(epoch, "'-infinity'", "Releasing the sequencer lease", cancellationToken);
+
+    private async Task SetLeaseAsync(long epoch, string expiry, string what, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
+    {
+        await using var command = dataSource.CreateCommand($"UPDATE meta SET lease_expiry = {expiry} WHERE id = 1 AND sequencer_epoch = $1");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
+        command.Parameters.AddRange(parameters);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        {
+            throw await RefusedAsync(what, epoch, cancellationToken);
+        }
     }
 
     /// <summary>
@@ -99,7 +167,7 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
             {
                 try
                 {
-                    await using var command = AppendCommand(connection, batch);
+                    await using var command = AppendCommand(connection, batch, _leaseDuration);
                     inserted = await command.ExecuteNonQueryAsync(CancellationToken.None);
                 }
                 catch (Exception failure) when (PostgresFailures.IsStatementError(failure))
@@ -285,7 +353,7 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
         return StoreFencedException.Refused(what, epoch, (long)(await command.ExecuteScalarAsync(cancellationToken))!);
     }
 
-    private static NpgsqlCommand AppendCommand(NpgsqlConnection connection, CommitBatch batch)
+    private static NpgsqlCommand AppendCommand(NpgsqlConnection connection, CommitBatch batch, TimeSpan leaseDuration)
     {
         var rows = batch.Rows;
         var count = rows.Count;
@@ -334,6 +402,7 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
                 new NpgsqlParameter<long[]> { TypedValue = prevs },
                 new NpgsqlParameter<string[]> { TypedValue = rangeIds },
                 new NpgsqlParameter<long[]> { TypedValue = rangeEpochs },
+                new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration },
             },
         };
     }

@@ -37,18 +37,32 @@ public sealed class PostgresMvccStore : IMvccStore
         _writer = new PostgresLogWriter(_dataSource, logger);
     }
 
-    public async Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken)
+    public async Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var metadata = await UnavailableOnFailure(
             async () =>
             {
                 await PostgresSchema.MigrateAsync(_dataSource, cancellationToken);
-                return await _writer.TakeEpochAsync(cancellationToken);
+                return await _writer.TakeEpochAsync(leaseDuration, cancellationToken);
             });
         _opened = true;
         return metadata;
     }
+
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        Run(async () =>
+        {
+            await _writer.RenewLeaseAsync(epoch, leaseDuration, cancellationToken);
+            return true;
+        });
+
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken) =>
+        Run(async () =>
+        {
+            await _writer.ReleaseLeaseAsync(epoch, cancellationToken);
+            return true;
+        });
 
     public Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
     {

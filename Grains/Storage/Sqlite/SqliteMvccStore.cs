@@ -16,6 +16,7 @@ public sealed class SqliteMvccStore : IMvccStore
     private readonly Lock _readersLock = new();
     private readonly Stack<SqliteLogReader> _idleReaders = new();
     private readonly List<SqliteLogReader> _allReaders = [];
+    private readonly ProcessSequencerLease _sequencerLease = new();
     private SqliteLogWriter? _writer;
     private bool _disposed;
 
@@ -26,13 +27,14 @@ public sealed class SqliteMvccStore : IMvccStore
         _path = Path.GetFullPath(path);
     }
 
-    public async Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken)
+    public async Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
+        StoreMetadata metadata;
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return await Task.Run(
+            metadata = await Task.Run(
                 () =>
                 {
                     _writer ??= SqliteLogWriter.Open(_path);
@@ -44,12 +46,27 @@ public sealed class SqliteMvccStore : IMvccStore
         {
             _writeGate.Release();
         }
+        await _sequencerLease.TakeOverAsync(metadata.Epoch, leaseDuration, cancellationToken);
+        return metadata;
     }
 
-    public Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _sequencerLease.RenewAsync(epoch, leaseDuration);
+    }
+
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _sequencerLease.ReleaseAsync(epoch);
+    }
+
+    public async Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
     {
         CommitBatchValidation.Validate(batch);
-        return WriteAsync(writer => writer.Append(batch), cancellationToken);
+        await WriteAsync(writer => writer.Append(batch), cancellationToken);
+        _sequencerLease.RenewAfterAppend(batch.Epoch);
     }
 
     public Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken)

@@ -30,7 +30,13 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
         await inner.AppendAsync(batch, cancellationToken);
     }
 
-    public Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken) => inner.OpenAsync(cancellationToken);
+    public Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        inner.OpenAsync(leaseDuration, cancellationToken);
+
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        inner.RenewLeaseAsync(epoch, leaseDuration, cancellationToken);
+
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(epoch, cancellationToken);
 
     public Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken) =>
         inner.RangeAsync(span, revision, limit, countOnly, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Storage;
@@ -12,6 +13,9 @@ namespace KubeBrain.Tests.Storage;
 public abstract class MvccStoreConformanceTests : IAsyncLifetime
 {
     private static readonly KeySpan All = new([], []);
+
+    /// <summary>The sequencer lease the tests open with: short, as a reopening waits out the one before.</summary>
+    protected static readonly TimeSpan LeaseDuration = TimeSpan.FromMilliseconds(200);
     private readonly List<IMvccStore> _stores = [];
 
     /// <summary>The store under test, opened.</summary>
@@ -28,7 +32,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Store = NewStore();
-        Opened = await Store.OpenAsync(None);
+        Opened = await Store.OpenAsync(LeaseDuration, None);
     }
 
     public virtual async Task DisposeAsync()
@@ -57,7 +61,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     {
         await Store.DisposeAsync();
         Store = NewStore();
-        Opened = await Store.OpenAsync(None);
+        Opened = await Store.OpenAsync(LeaseDuration, None);
         return Opened;
     }
 
@@ -431,8 +435,8 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         await AppendLogAsync();
         Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 2, None));
 
-        var second = await Store.OpenAsync(None);
-        var third = await Store.OpenAsync(None);
+        var second = await Store.OpenAsync(LeaseDuration, None);
+        var third = await Store.OpenAsync(LeaseDuration, None);
 
         Assert.Equal(new StoreMetadata(2, 2, Opened.Epoch + 1), second);
         Assert.Equal(new StoreMetadata(2, 2, Opened.Epoch + 2), third);
@@ -444,6 +448,32 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     }
 
     public static TheoryData<string> MalformedBatches => ["empty", "gap", "sub starts at 1", "sub skips", "last too high", "last too low", "starts late"];
+
+    /// <summary>
+    /// A newer open waits out the older epoch's time lease, which the older epoch can no longer renew; a released
+    /// lease is not waited for.
+    /// </summary>
+    [Fact]
+    public async Task AnOpenWaitsOutThePredecessorsLeaseUnlessItWasReleased()
+    {
+        var lease = TimeSpan.FromSeconds(1);
+        var clock = Stopwatch.StartNew();
+        await Store.RenewLeaseAsync(Opened.Epoch, lease, None);
+
+        var second = await Store.OpenAsync(lease, None);
+
+        Assert.InRange(clock.Elapsed, lease - TimeSpan.FromMilliseconds(50), TimeSpan.MaxValue);
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.RenewLeaseAsync(Opened.Epoch, lease, None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.ReleaseLeaseAsync(Opened.Epoch, None));
+        Log.Revision().Put("a", "1");
+        await Store.AppendAsync(Log.TakeBatch(second.Epoch), None);
+        await Store.ReleaseLeaseAsync(second.Epoch, None);
+        clock.Restart();
+        var third = await Store.OpenAsync(lease, None);
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, lease / 2);
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.RenewLeaseAsync(second.Epoch, lease, None));
+        await Store.RenewLeaseAsync(third.Epoch, lease, None);
+    }
 
     /// <summary>
     /// Every sequencer write is fenced by the epoch it names: after a newer open, each one under the older epoch is
@@ -459,7 +489,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(1, 10, 10), None));
         var old = Opened.Epoch;
 
-        var current = (await Store.OpenAsync(None)).Epoch;
+        var current = (await Store.OpenAsync(LeaseDuration, None)).Epoch;
 
         await Assert.ThrowsAsync<StoreFencedException>(() => Store.SetCompactRevisionAsync(old, 5, None));
         await Assert.ThrowsAsync<StoreFencedException>(() => Store.SetCompactRevisionAsync(old, 3, None));
@@ -613,7 +643,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 5, None));
 
         Assert.Equal(5, (await Store.ReadRevisionsAsync(5, 1, None)).CompactRevision);
-        Assert.Equal(new StoreMetadata(5, 5, Opened.Epoch + 1), await Store.OpenAsync(None));
+        Assert.Equal(new StoreMetadata(5, 5, Opened.Epoch + 1), await Store.OpenAsync(LeaseDuration, None));
         await AssertReadMatchesModelAsync(All, 5);
     }
 

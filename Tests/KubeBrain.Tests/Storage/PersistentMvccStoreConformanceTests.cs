@@ -65,7 +65,7 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
     public async Task EpochsKeepCountingAcrossReopening()
     {
         var first = Opened.Epoch;
-        await Store.OpenAsync(None);
+        await Store.OpenAsync(LeaseDuration, None);
 
         Assert.Equal(first + 2, (await ReopenAsync()).Epoch);
         Assert.Equal(first + 3, (await ReopenAsync()).Epoch);
