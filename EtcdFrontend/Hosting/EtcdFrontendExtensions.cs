@@ -57,6 +57,7 @@ public static class EtcdFrontendExtensions
             o.Interceptors.Add<ErrorInterceptor>();
         });
         services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
+        services.AddSingleton<StreamShutdown>();
         services.AddSingleton<KvBackend>();
         services.AddSingleton<ResponseHeaders>();
         services.AddSingleton<WatchHub>();
