@@ -11,7 +11,7 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// etcd's Watch service. Requests on a stream are handled one at a time, so `created` replies leave in request
 /// order (clients match them first-in, first-out), each before any event of its watcher. A client that closes
 /// its sending side keeps receiving until it cancels the call, as with etcd; a stream open when the process begins
-/// to stop ends with Unavailable once its responses are sent; a client that resets the stream
+/// to stop ends with Unavailable; a client that resets the stream
 /// just ends it.
 /// </summary>
 internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHeaders headers, StreamShutdown shutdown, IOptions<EtcdFrontendOptions> options)
