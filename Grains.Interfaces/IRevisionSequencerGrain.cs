@@ -59,9 +59,9 @@ public interface IRevisionSequencerGrain : IGrainWithIntegerKey
     [Alias("RevokeLease")]
     Task<LeaseRevokeResult> RevokeLeaseAsync(long id);
 
-    /// <summary>etcd's LeaseKeepAlive for one request: refreshes the lease to its granted TTL.</summary>
-    [Alias("KeepAliveLease")]
-    Task<LeaseKeepAliveResult> KeepAliveLeaseAsync(long id);
+    /// <summary>etcd's LeaseKeepAlive for a batch of requests: refreshes each lease to its granted TTL.</summary>
+    [Alias("KeepAliveLeases")]
+    Task<LeaseKeepAliveResults> KeepAliveLeasesAsync(IReadOnlyList<long> ids);
 
     /// <summary>etcd's LeaseTimeToLive; with <paramref name="keys"/> it also lists the keys that carry the lease.</summary>
     [Alias("LeaseTimeToLive")]

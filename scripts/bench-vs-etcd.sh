@@ -8,7 +8,9 @@
 # put → event latency (watch-latency), where the ratio is etcd's latency over KubeBrain's (higher is better).
 # BENCH is etcd's tools/benchmark binary (built from etcd's source: `go build ./tools/benchmark`).
 # Needs etcd on PATH (Debian: apt-get install -y etcd-server etcd-client). Optional: TOTAL (20000),
-# CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating).
+# CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating),
+# STORAGE (sqlite, or postgres: a throwaway PostgreSQL cluster with synchronous_commit=on is started for the run;
+# needs Debian's postgresql; the rows per commit that group commit achieved are printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BENCH:?set BENCH to the etcd benchmark binary}"
@@ -27,12 +29,33 @@ free_port() { # a loopback port nothing listens on
 }
 work=$(mktemp -d /tmp/kubebrain-bench.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+STORAGE=${STORAGE:-sqlite}
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -d "$work/pg" ] && as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" stop -m immediate >/dev/null 2>&1
+  rm -rf "$work"
+}
 trap cleanup EXIT
+
+storage=(--storage sqlite)
+if [ "$STORAGE" = postgres ]; then
+  [ -x "$pg_bin/initdb" ] || { echo "PostgreSQL is not installed (apt-get install -y postgresql)" >&2; exit 1; }
+  chmod 755 "$work"
+  mkdir -p "$work/pg"
+  [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+  as_postgres "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
+  pg_port=$(free_port)
+  as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c max_connections=200" start >/dev/null
+  pg="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres"
+  storage=(--storage postgres --postgres-connection-string "$pg")
+fi
 
 dotnet build Silo -c Release -v quiet -nologo >/dev/null
 kb_port=$(free_port)
-dotnet Silo/bin/Release/net10.0/kubebrain.dll --listen-client-urls "http://127.0.0.1:$kb_port" --data-dir "$work/kubebrain" \
+dotnet Silo/bin/Release/net10.0/kubebrain.dll --listen-client-urls "http://127.0.0.1:$kb_port" --data-dir "$work/kubebrain" "${storage[@]}" \
   --silo-port "$(free_port)" --gateway-port "$(free_port)" >"$work/kubebrain.log" 2>&1 &
 pids+=($!)
 etcd_port=$(free_port)
@@ -90,3 +113,8 @@ echo "| put → event latency | KubeBrain ms | etcd ms | etcd/KubeBrain |"
 echo "|---|---:|---:|---:|"
 awk -v a="$kb50" -v b="$et50" 'BEGIN { printf "| p50 | %.2f | %.2f | %.2f× |\n", a, b, b / a }'
 awk -v a="$kb99" -v b="$et99" 'BEGIN { printf "| p99 | %.2f | %.2f | %.2f× |\n", a, b, b / a }'
+if [ "$STORAGE" = postgres ]; then
+  read -r rows batches <<<"$(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -tA -F ' ' \
+    -c "SELECT (SELECT count(*) FROM kv_log), (SELECT last_batch_id FROM meta)")"
+  awk -v r="$rows" -v b="$batches" 'BEGIN { printf "\nGroup commit: %d log rows in %d append transactions, %.1f rows per commit\n", r, b, r / b }'
+fi

@@ -1,4 +1,5 @@
 using System.Net;
+using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.EtcdFrontend.Cluster;
 using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
@@ -58,6 +59,7 @@ public static class EtcdFrontendExtensions
         });
         services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
         services.AddSingleton<StreamShutdown>();
+        services.AddSingleton<SequencerCalls>();
         services.AddSingleton<KvBackend>();
         services.AddSingleton<ResponseHeaders>();
         services.AddSingleton<WatchHub>();

@@ -1,3 +1,4 @@
+using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
@@ -10,7 +11,7 @@ namespace KubeBrain.EtcdFrontend.Kv;
 /// one revision S, which is also the answer's header revision. A write goes to the one range that owns all its
 /// keys, or to the coordinator when its keys may span ranges.
 /// </summary>
-internal sealed class KvBackend(IGrainFactory grains)
+internal sealed class KvBackend(IGrainFactory grains, SequencerCalls calls)
 {
     private RangeDirectory _directory = new(-1, []);
 
@@ -19,7 +20,7 @@ internal sealed class KvBackend(IGrainFactory grains)
     /// <summary>A range read: the shaped result and the header revision.</summary>
     public async Task<(RangeResult Result, long Revision)> RangeAsync(RangeQuery query)
     {
-        var barrier = await Sequencer.BarrierAsync();
+        var barrier = await calls.BarrierAsync();
         var at = CheckRevision(query.Revision, barrier);
         if (KeyRouter.OwnerOf(query.Span) is { } owner)
         {
@@ -54,7 +55,7 @@ internal sealed class KvBackend(IGrainFactory grains)
         TxnResult result;
         if (TxnKeys.IsReadOnly(txn))
         {
-            var barrier = await Sequencer.BarrierAsync();
+            var barrier = await calls.BarrierAsync();
             result = owner is not null
                 ? await grains.GetGrain<IKeyRangeGrain>(owner).ReadTxnAsync(txn, barrier.Revision)
                 : await grains.GetGrain<ITxnCoordinatorGrain>(0).ReadTxnAsync(txn, barrier.Revision);
@@ -76,14 +77,14 @@ internal sealed class KvBackend(IGrainFactory grains)
         {
             throw EtcdErrors.For(status);
         }
-        return (await Sequencer.BarrierAsync()).Revision;
+        return (await calls.BarrierAsync()).Revision;
     }
 
     /// <summary>The store's revision, compaction revision and size.</summary>
     public Task<StoreStatus> StatusAsync() => Sequencer.StatusAsync();
 
     /// <summary>The latest committed revision.</summary>
-    public async Task<long> RevisionAsync() => (await Sequencer.BarrierAsync()).Revision;
+    public async Task<long> RevisionAsync() => (await calls.BarrierAsync()).Revision;
 
     private static long CheckRevision(long requested, ReadBarrier barrier)
     {

@@ -21,7 +21,7 @@ internal sealed partial class LeaseService
         {
             await foreach (var request in requestStream.ReadAllAsync(call.Token))
             {
-                var result = await Sequencer.KeepAliveLeaseAsync(request.ID);
+                var result = await calls.KeepAliveAsync(request.ID);
                 await responseStream.WriteAsync(ProtoMapping.ToProto(request.ID, result, headers.At(result.Revision)), call.Token);
             }
         }

@@ -1,3 +1,4 @@
+using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
 using Microsoft.Extensions.Hosting;
@@ -14,7 +15,7 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// joins the synced set at exactly F + 1, under the same lock the hub delivers under, so nothing is skipped or
 /// repeated at the seam. When the feed breaks (grain deactivation, silo loss) the hub reopens it from F + 1.
 /// </summary>
-internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFrontendOptions> options, ILogger<WatchHub> logger) : IHostedService
+internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls calls, IOptions<EtcdFrontendOptions> options, ILogger<WatchHub> logger) : IHostedService
 {
     private const int FeedBatchSize = 1000;
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
@@ -185,7 +186,7 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
         {
             if (_feeding is null)
             {
-                var barrier = await Sequencer.BarrierAsync();
+                var barrier = await calls.BarrierAsync();
                 lock (_lock)
                 {
                     _fed = barrier.Revision;
@@ -360,7 +361,7 @@ internal sealed partial class WatchHub(IGrainFactory grains, IOptions<EtcdFronte
         {
             await CancelCompactedAsync(watcher, compactRevision);
         }
-        var barrier = await Sequencer.BarrierAsync();
+        var barrier = await calls.BarrierAsync();
         lock (_lock)
         {
             _fed = barrier.Revision;

@@ -35,8 +35,11 @@ public sealed record LeaseRevokeResult([property: Id(0)] LeaseOutcome Outcome, [
 /// The answer to a keep-alive: the granted TTL the lease was refreshed to, or 0 when no live lease has the id; and
 /// the store's revision before the refresh.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("kb.LeaseKeepAliveResult")]
-public sealed record LeaseKeepAliveResult([property: Id(0)] long Ttl, [property: Id(1)] long Revision);
+public sealed record LeaseKeepAliveResult(long Ttl, long Revision);
+
+/// <summary>The answer to a batch of keep-alives: per lease, in request order, the TTL as in <see cref="LeaseKeepAliveResult"/>.</summary>
+[GenerateSerializer, Immutable, Alias("kb.LeaseKeepAliveResults")]
+public sealed record LeaseKeepAliveResults([property: Id(0)] IReadOnlyList<long> Ttls, [property: Id(1)] long Revision);
 
 /// <summary>
 /// A lease's remaining time in whole seconds (rounded down; −1 when no live lease has the id), its granted TTL, the

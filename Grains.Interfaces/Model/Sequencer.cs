@@ -75,8 +75,9 @@ public sealed record ReadBarrier(
     [property: Id(2)] long DirectoryVersion);
 
 /// <summary>
-/// The key ranges that can hold keys. Ranges are only ever added, so <see cref="Version"/> is their number: equal
-/// versions mean equal directories, across sequencer activations too.
+/// The key ranges that can hold keys. <see cref="Version"/> counts every claim ever made (the sum of the ranges'
+/// epochs), so it grows when a range is added or re-activated, across sequencer activations too: a multi-range
+/// group validated under one version is refused at any other, because a range it locked may have reloaded.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kb.RangeDirectory")]
 public sealed record RangeDirectory([property: Id(0)] long Version, [property: Id(1)] IReadOnlyList<string> RangeIds);

@@ -3,6 +3,7 @@ using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Mvcc;
 using KubeBrain.Grains.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace KubeBrain.Grains.KeyRange;
@@ -17,7 +18,8 @@ namespace KubeBrain.Grains.KeyRange;
 /// read arrived has resolved.
 /// </summary>
 [Reentrant]
-internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGrain> logger) : Grain, IKeyRangeGrain
+internal sealed partial class KeyRangeGrain(IMvccStore store, IOptions<KeyRangeOptions> options, ILogger<KeyRangeGrain> logger)
+    : Grain, IKeyRangeGrain
 {
     private readonly KeyIndex _index = new();
     private readonly List<GroupLock> _locks = [];
@@ -116,17 +118,27 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
         {
             throw new StoreUnavailableException($"group {groupId} ended before its lock was granted", null);
         }
-        _locks.Add(new GroupLock(groupId, spans));
+        var held = new GroupLock(groupId, spans);
+        _locks.Add(held);
+        _ = ExpireAsync(held);
         await WaitForAcceptedAsync();
         var latest = new IndexView(_index, long.MaxValue);
         return [.. spans.SelectMany(latest.Scan).Select(v => v.ToKeyValue()).DistinctBy(kv => kv.Key, ByteKeyComparer.Instance)];
     }
 
+    /// <summary>
+    /// Applies a committed group's writes if this activation still holds its lock. Otherwise the lock was taken by
+    /// an older activation, or it expired and this one stopped answering; either way the group committed before
+    /// the current activation's claim, which loaded it from the store.
+    /// </summary>
     public Task ApplyGroupAsync(Guid groupId, long revision, IReadOnlyList<KeyWrite> writes)
     {
-        foreach (var write in writes)
+        if (_poison is null && _locks.Exists(l => l.GroupId == groupId))
         {
-            _index.GetOrAdd(write.Key).Versions.Add(KeyVersion.FromWrite(write, revision));
+            foreach (var write in writes)
+            {
+                _index.GetOrAdd(write.Key).Versions.Add(KeyVersion.FromWrite(write, revision));
+            }
         }
         return ReleaseAsync(groupId);
     }
@@ -147,6 +159,21 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
     {
         Poison(new StoreUnavailableException($"the outcome of group {groupId} is unknown", null));
         return ReleaseAsync(groupId);
+    }
+
+    /// <summary>
+    /// A lock whose group neither applied nor released within the lease (its coordinator died or lost contact)
+    /// ends as an unknown outcome: the range reloads from the store, and its re-claim makes the sequencer refuse
+    /// the group if it was not committed yet.
+    /// </summary>
+    private async Task ExpireAsync(GroupLock held)
+    {
+        await Task.WhenAny(held.Released, Task.Delay(options.Value.GroupLockLease));
+        if (!held.Released.IsCompleted)
+        {
+            LogLockExpired(_rangeId, held.GroupId, options.Value.GroupLockLease);
+            await ResetAsync(held.GroupId);
+        }
     }
 
     /// <summary>The interval to load at activation: the registry prefix, or every key for the default range.</summary>
@@ -377,6 +404,9 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, ILogger<KeyRangeGr
             }
         }
     }
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Key range {RangeId}: group {GroupId} held its lock for {Lease} without ending; the range reloads from the store")]
+    private partial void LogLockExpired(string rangeId, Guid groupId, TimeSpan lease);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Key range {RangeId} activated at epoch {Epoch} with {Keys} keys at revision {Revision}")]
     private partial void LogActivated(string rangeId, long epoch, int keys, long revision);

@@ -38,7 +38,7 @@ internal sealed partial class RevisionSequencerGrain
         {
             id = _lessor.NewId();
         }
-        if (_lessor.IsTaken(id) || !await StoreAsync(store.GrantLeaseAsync(new StoredLease(id, granted, granted), CancellationToken.None)))
+        if (_lessor.IsTaken(id) || !await StoreAsync(epoch => store.GrantLeaseAsync(epoch, new StoredLease(id, granted, granted), CancellationToken.None)))
         {
             return new LeaseGrantResult(LeaseOutcome.AlreadyExists, id, 0, _current);
         }
@@ -52,10 +52,10 @@ internal sealed partial class RevisionSequencerGrain
         return new LeaseRevokeResult(revoked ? LeaseOutcome.Ok : LeaseOutcome.NotFound, _current);
     }
 
-    public Task<LeaseKeepAliveResult> KeepAliveLeaseAsync(long id)
+    public Task<LeaseKeepAliveResults> KeepAliveLeasesAsync(IReadOnlyList<long> ids)
     {
-        var revision = _current;
-        return Task.FromResult(new LeaseKeepAliveResult(_lessor.Renew(id, Now), revision));
+        var now = Now;
+        return Task.FromResult(new LeaseKeepAliveResults([.. ids.Select(id => _lessor.Renew(id, now))], _current));
     }
 
     public Task<LeaseTimeToLiveResult> LeaseTimeToLiveAsync(long id, bool keys) =>
@@ -114,7 +114,7 @@ internal sealed partial class RevisionSequencerGrain
     /// </summary>
     private async Task<bool> EndLeaseAsync(long id)
     {
-        if (!await StoreAsync(store.RevokeLeaseAsync(id, CancellationToken.None)) || !_lessor.End(id))
+        if (!await StoreAsync(epoch => store.RevokeLeaseAsync(epoch, id, CancellationToken.None)) || !_lessor.End(id))
         {
             return false;
         }
@@ -147,14 +147,14 @@ internal sealed partial class RevisionSequencerGrain
         LogLeaseKeysDeleted(result.Responses.Sum(r => ((DeleteOpResult)r).Deleted), id, result.Revision);
     }
 
-    /// <summary>A lease write to the store; any failure of it is the store's unavailability.</summary>
-    private static async Task<bool> StoreAsync(Task<bool> write)
+    /// <summary>A fenced lease write to the store; any failure of it is the store's unavailability.</summary>
+    private async Task<bool> StoreAsync(Func<long, Task<bool>> write)
     {
         try
         {
-            return await write;
+            return await FencedAsync(write);
         }
-        catch (Exception failure)
+        catch (Exception failure) when (failure is not StoreUnavailableException)
         {
             throw new StoreUnavailableException("the lease change could not be recorded", failure);
         }

@@ -2,6 +2,7 @@ using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace KubeBrain.Grains.Sequencer;
@@ -17,7 +18,7 @@ namespace KubeBrain.Grains.Sequencer;
 /// </para>
 /// </summary>
 [Reentrant]
-internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<RevisionSequencerGrain> logger)
+internal sealed partial class RevisionSequencerGrain(IMvccStore store, IOptions<SequencerOptions> options, ILogger<RevisionSequencerGrain> logger)
     : Grain, IRevisionSequencerGrain
 {
     private const int PurgeBatchRows = 1000;
@@ -38,7 +39,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var metadata = await store.OpenAsync(cancellationToken);
+        var metadata = await OpenStoreAsync(cancellationToken);
         _current = metadata.CurrentRevision;
         _compact = metadata.CompactRevision;
         _epoch = metadata.Epoch;
@@ -47,7 +48,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         {
             _rangeEpochs[range.RangeId] = range.Epoch;
         }
-        _directory = new RangeDirectory(ranges.Count, [.. ranges.Select(r => r.RangeId)]);
+        _directory = new RangeDirectory(ranges.Sum(r => r.Epoch), [.. ranges.Select(r => r.RangeId)]);
         StartFeedAt(_current + 1);
         LogActivated(_epoch, _current, _compact);
         if (_compact > 0)
@@ -68,23 +69,28 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         return answer.Task;
     }
 
-    public Task<ReadBarrier> BarrierAsync() => Task.FromResult(new ReadBarrier(_current, _compact, _directory.Version));
+    /// <summary>Answered only while this activation holds its time lease (see the TimeLease part).</summary>
+    public async Task<ReadBarrier> BarrierAsync()
+    {
+        await EnsureLeaseAsync();
+        return new ReadBarrier(_current, _compact, _directory.Version);
+    }
 
     public Task<RangeDirectory> DirectoryAsync() => Task.FromResult(_directory);
 
     /// <summary>
-    /// From the claim on, submissions of older activations of the range are refused; the claim answers once
-    /// no flush of theirs is under way, so the new activation loads every write they committed.
+    /// From the claim on, submissions of older activations of the range, and groups validated under the older
+    /// directory version, are refused; the claim answers once no flush that took them is under way, so the new
+    /// activation loads every write they committed.
     /// </summary>
     public async Task<RangeClaim> ClaimRangeAsync(string rangeId)
     {
-        var epoch = await store.ClaimRangeAsync(rangeId, CancellationToken.None);
+        var epoch = await FencedAsync(mine => store.ClaimRangeAsync(mine, rangeId, CancellationToken.None));
         _rangeEpochs[rangeId] = epoch;
+        _directory = new RangeDirectory(
+            _directory.Version + 1,
+            _directory.RangeIds.Contains(rangeId) ? _directory.RangeIds : [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
         await _flush;
-        if (!_directory.RangeIds.Contains(rangeId))
-        {
-            _directory = new RangeDirectory(_directory.RangeIds.Count + 1, [.. _directory.RangeIds.Append(rangeId).Order(StringComparer.Ordinal)]);
-        }
         return new RangeClaim(epoch, _current, _compact);
     }
 
@@ -98,7 +104,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         {
             return KvStatus.FutureRevision;
         }
-        var status = await store.SetCompactRevisionAsync(revision, CancellationToken.None);
+        var status = await FencedAsync(mine => store.SetCompactRevisionAsync(mine, revision, CancellationToken.None));
         if (status != KvStatus.Ok)
         {
             return status;
@@ -140,6 +146,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         }
         if (rows.Count > 0)
         {
+            var sent = Now;
             try
             {
                 await store.AppendAsync(new CommitBatch(_epoch, ++_batchId, _current + 1, next - 1, rows), CancellationToken.None);
@@ -157,6 +164,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
                 }
                 return;
             }
+            LeaseRenewed(sent);
             _current = next - 1;
             Publish(feed);
         }
@@ -215,6 +223,24 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
         return new SubmitResult(first, statuses, _compact);
     }
 
+    /// <summary>
+    /// A store write under this activation's epoch. If the store fenced it, a newer activation has taken over: the
+    /// call is answered Unavailable and this activation deactivates, as after a fenced append.
+    /// </summary>
+    private async Task<T> FencedAsync<T>(Func<long, Task<T>> write)
+    {
+        try
+        {
+            return await write(_epoch);
+        }
+        catch (StoreFencedException fenced)
+        {
+            LogDeposed(fenced, _epoch);
+            DeactivateOnIdle();
+            throw new StoreUnavailableException("this sequencer activation was deposed by a newer one", fenced);
+        }
+    }
+
     private void StartPurge()
     {
         _purgeRequested = true;
@@ -234,7 +260,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
             int batch;
             do
             {
-                batch = await store.PurgeAsync(PurgeBatchRows, CancellationToken.None);
+                batch = await FencedAsync(mine => store.PurgeAsync(mine, PurgeBatchRows, CancellationToken.None));
                 removed += batch;
             }
             while (batch > 0);
@@ -250,4 +276,7 @@ internal sealed partial class RevisionSequencerGrain(IMvccStore store, ILogger<R
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "Removed {Rows} compacted rows below revision {CompactRevision}")]
     private partial void LogPurged(long rows, long compactRevision);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "A store write under epoch {Epoch} was fenced: a newer sequencer activation has taken over, so this one deactivates")]
+    private partial void LogDeposed(Exception exception, long epoch);
 }

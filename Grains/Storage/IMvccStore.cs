@@ -24,15 +24,49 @@ namespace KubeBrain.Grains.Storage;
 /// <para>
 /// Byte arrays passed in or returned are never copied or changed; callers treat them as immutable.
 /// </para>
+/// <para>
+/// Fencing: every write of the sequencer names its epoch (the one <see cref="OpenAsync"/> returned to it): the
+/// appended batch's <see cref="CommitBatch.Epoch"/>, and the <c>epoch</c> parameter of the compaction, purge,
+/// range-claim and lease writes. Each of them checks, in the same transaction as its write, that the stored epoch
+/// still equals it; otherwise it writes nothing and throws <see cref="StoreFencedException"/>. The check
+/// serializes with <see cref="OpenAsync"/> taking a newer epoch: a write either commits before the newer epoch is
+/// taken or is fenced by it, so nothing a deposed activation does reaches the store after its successor opened.
+/// </para>
 /// </summary>
 public interface IMvccStore : IAsyncDisposable
 {
     /// <summary>
     /// Creates or migrates the schema, takes the sequencer epoch (the stored epoch plus one, committed before
     /// returning) and reads the metadata. Called before anything else, and again by every new sequencer
-    /// activation: each call takes a new epoch, which fences appends under the older ones.
+    /// activation: each call takes a new epoch, which fences every write under the older ones.
+    /// <para>
+    /// The sequencer's time lease: taking the epoch also ends the older epoch's renewals, and this then waits
+    /// until the older epoch's lease has expired by the store's clock (at once if it was released or has lapsed)
+    /// and starts the new epoch's lease, ending <paramref name="leaseDuration"/> after the store's clock at that
+    /// moment, which is after the call was sent. So a caller that measured its own monotonic clock before sending
+    /// holds the lease until that reading plus the duration, less an allowance for clock-rate drift, and its
+    /// successor cannot return from this call before then. Every append renews the lease by the same duration
+    /// (measured the same way, from before the append was sent), as does <see cref="RenewLeaseAsync"/>.
+    /// PostgreSQL keeps the lease in the metadata row on the server's clock. The in-memory and SQLite stores are
+    /// opened by one process only (SQLite is the single-node store of its data directory), so they keep it in
+    /// that process on its monotonic clock: between activations in the process the rule is the same, and a
+    /// restart after a crash, the only way a second process can open the file, starts without a lease and does
+    /// not wait.
+    /// </para>
     /// </summary>
-    Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken);
+    Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Renews the sequencer's time lease (see <see cref="OpenAsync"/>) to end <paramref name="leaseDuration"/> after
+    /// the store's clock now. Fenced by <paramref name="epoch"/>: the lease of a deposed activation is never extended.
+    /// </summary>
+    Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends the sequencer's time lease at once, so that a successor need not wait for it (a graceful
+    /// deactivation). Fenced by <paramref name="epoch"/>.
+    /// </summary>
+    Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken);
 
     /// <summary>
     /// Appends the revisions <see cref="CommitBatch.FirstRevision"/>..<see cref="CommitBatch.LastRevision"/> in one
@@ -79,19 +113,23 @@ public interface IMvccStore : IAsyncDisposable
     /// <summary>
     /// Commits <paramref name="revision"/> as the compaction revision: <see cref="KvStatus.Compacted"/> if it is
     /// not above the current compaction revision, <see cref="KvStatus.FutureRevision"/> if it is above the current
-    /// revision. Removes nothing; see <see cref="PurgeAsync"/>.
+    /// revision. Removes nothing; see <see cref="PurgeAsync"/>. Fenced by <paramref name="epoch"/> before anything
+    /// else is checked.
     /// </summary>
-    Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken);
+    Task<KvStatus> SetCompactRevisionAsync(long epoch, long revision, CancellationToken cancellationToken);
 
     /// <summary>
     /// Removes at most <paramref name="maxRows"/> (positive) rows that no read or watch at or above the committed
     /// compaction revision can need (see the class summary), in one short transaction. Returns the number
-    /// removed; 0 means nothing is left to remove.
+    /// removed; 0 means nothing is left to remove. Fenced by <paramref name="epoch"/>.
     /// </summary>
-    Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken);
+    Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken);
 
-    /// <summary>Records a new epoch for the key range <paramref name="rangeId"/> (1 on its first claim) and returns it.</summary>
-    Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Records a new epoch for the key range <paramref name="rangeId"/> (1 on its first claim) and returns it.
+    /// Fenced by the sequencer's <paramref name="epoch"/>.
+    /// </summary>
+    Task<long> ClaimRangeAsync(long epoch, string rangeId, CancellationToken cancellationToken);
 
     /// <summary>The key ranges ever claimed with their latest epochs, in ascending ordinal id order.</summary>
     Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken);
@@ -101,15 +139,15 @@ public interface IMvccStore : IAsyncDisposable
 
     /// <summary>
     /// Records a granted lease; it is durable when this returns. Returns false, and writes nothing, when a lease with
-    /// the same id is recorded already.
+    /// the same id is recorded already. Fenced by <paramref name="epoch"/>.
     /// </summary>
-    Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken);
+    Task<bool> GrantLeaseAsync(long epoch, StoredLease lease, CancellationToken cancellationToken);
 
     /// <summary>
     /// Removes the lease <paramref name="id"/>; the removal is durable when this returns. Returns false when no such
-    /// lease is recorded. The keys that carry the lease are not touched.
+    /// lease is recorded. The keys that carry the lease are not touched. Fenced by <paramref name="epoch"/>.
     /// </summary>
-    Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken);
+    Task<bool> RevokeLeaseAsync(long epoch, long id, CancellationToken cancellationToken);
 
     /// <summary>Every recorded lease, in ascending id order.</summary>
     Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken);
@@ -173,5 +211,10 @@ public sealed record RangeOwner(string RangeId, long Epoch);
 /// <summary>A live key whose current version carries <see cref="Lease"/>.</summary>
 public sealed record LeasedKey(long Lease, byte[] Key);
 
-/// <summary>Thrown when a write was refused because another sequencer activation took a newer epoch.</summary>
-public sealed class StoreFencedException(string message) : Exception(message);
+/// <summary>Thrown when a write was refused because another sequencer activation took a newer epoch; it wrote nothing.</summary>
+public sealed class StoreFencedException(string message) : Exception(message)
+{
+    /// <summary>The refusal of <paramref name="write"/> under <paramref name="epoch"/> while the store is under <paramref name="storedEpoch"/>.</summary>
+    internal static StoreFencedException Refused(string write, long epoch, long storedEpoch) =>
+        new($"{write} under epoch {epoch} was refused: the store is under epoch {storedEpoch}.");
+}

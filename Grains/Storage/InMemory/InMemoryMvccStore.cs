@@ -14,6 +14,7 @@ public sealed class InMemoryMvccStore : IMvccStore
     private readonly Dictionary<long, List<StoredRow>> _revisions = [];
     private readonly SortedDictionary<string, long> _ranges = new(StringComparer.Ordinal);
     private readonly SortedDictionary<long, StoredLease> _leases = [];
+    private readonly ProcessSequencerLease _sequencerLease = new();
     private bool _opened;
     private long _currentRevision = 1;
     private long _compactRevision;
@@ -22,14 +23,35 @@ public sealed class InMemoryMvccStore : IMvccStore
     private long _purgeFrom;
     private long _purgeCompactRevision;
 
-    public Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken)
+    public async Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
+        StoreMetadata metadata;
         lock (_lock)
         {
             _opened = true;
             _epoch++;
-            return Task.FromResult(new StoreMetadata(_currentRevision, _compactRevision, _epoch));
+            metadata = new StoreMetadata(_currentRevision, _compactRevision, _epoch);
         }
+        await _sequencerLease.TakeOverAsync(metadata.Epoch, leaseDuration, cancellationToken);
+        return metadata;
+    }
+
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            EnsureOpen();
+        }
+        return _sequencerLease.RenewAsync(epoch, leaseDuration);
+    }
+
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            EnsureOpen();
+        }
+        return _sequencerLease.ReleaseAsync(epoch);
     }
 
     public Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
@@ -63,6 +85,7 @@ public sealed class InMemoryMvccStore : IMvccStore
             }
             _currentRevision = batch.LastRevision;
         }
+        _sequencerLease.RenewAfterAppend(batch.Epoch);
         return Task.CompletedTask;
     }
 
@@ -125,11 +148,11 @@ public sealed class InMemoryMvccStore : IMvccStore
         }
     }
 
-    public Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken)
+    public Task<KvStatus> SetCompactRevisionAsync(long epoch, long revision, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            EnsureOpen();
+            EnsureCurrent(epoch, $"Setting the compaction revision {revision}");
             if (revision <= _compactRevision)
             {
                 return Task.FromResult(KvStatus.Compacted);
@@ -143,12 +166,12 @@ public sealed class InMemoryMvccStore : IMvccStore
         }
     }
 
-    public Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken)
+    public Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRows);
         lock (_lock)
         {
-            EnsureOpen();
+            EnsureCurrent(epoch, "Purging");
             if (_purgeCompactRevision != _compactRevision)
             {
                 _purgeCompactRevision = _compactRevision;
@@ -177,15 +200,15 @@ public sealed class InMemoryMvccStore : IMvccStore
         }
     }
 
-    public Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken)
+    public Task<long> ClaimRangeAsync(long epoch, string rangeId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rangeId);
         lock (_lock)
         {
-            EnsureOpen();
-            var epoch = _ranges.GetValueOrDefault(rangeId) + 1;
-            _ranges[rangeId] = epoch;
-            return Task.FromResult(epoch);
+            EnsureCurrent(epoch, $"The claim of range {rangeId}");
+            var rangeEpoch = _ranges.GetValueOrDefault(rangeId) + 1;
+            _ranges[rangeId] = rangeEpoch;
+            return Task.FromResult(rangeEpoch);
         }
     }
 
@@ -208,21 +231,21 @@ public sealed class InMemoryMvccStore : IMvccStore
         }
     }
 
-    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
+    public Task<bool> GrantLeaseAsync(long epoch, StoredLease lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);
         lock (_lock)
         {
-            EnsureOpen();
+            EnsureCurrent(epoch, $"The grant of lease {lease.Id}");
             return Task.FromResult(_leases.TryAdd(lease.Id, lease));
         }
     }
 
-    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken)
+    public Task<bool> RevokeLeaseAsync(long epoch, long id, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            EnsureOpen();
+            EnsureCurrent(epoch, $"The revoke of lease {id}");
             return Task.FromResult(_leases.Remove(id));
         }
     }
@@ -261,6 +284,16 @@ public sealed class InMemoryMvccStore : IMvccStore
         if (!_opened)
         {
             throw new InvalidOperationException("The store is not open; call OpenAsync first.");
+        }
+    }
+
+    /// <summary>The fence of a sequencer write: <paramref name="epoch"/> must be the newest one taken.</summary>
+    private void EnsureCurrent(long epoch, string write)
+    {
+        EnsureOpen();
+        if (epoch != _epoch)
+        {
+            throw StoreFencedException.Refused(write, epoch, _epoch);
         }
     }
 

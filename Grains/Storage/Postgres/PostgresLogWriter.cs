@@ -15,12 +15,13 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     /// <summary>
     /// Moves the current revision from first − 1 to last under the fences and inserts the rows, in one statement
     /// and so one round trip and one transaction: the insert reads the update's result, so a fenced batch writes
-    /// nothing. The update also refuses a batch id recorded already (see <see cref="ResolveSql"/>).
+    /// nothing. The update also refuses a batch id recorded already (see <see cref="ResolveSql"/>), and renews the
+    /// sequencer's time lease.
     /// </summary>
     private const string AppendSql =
         """
         WITH advanced AS (
-            UPDATE meta SET current_revision = $1, last_batch_id = $2
+            UPDATE meta SET current_revision = $1, last_batch_id = $2, lease_expiry = now() + $16
             WHERE id = 1 AND sequencer_epoch = $3 AND current_revision = $4 AND last_batch_id <> $2
             RETURNING 1)
         INSERT INTO kv_log (revision, sub, key, create_revision, version, lease, value, tombstone, prev_revision, range_id, range_epoch)
@@ -55,18 +56,88 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
 
     private long _purgeCompactRevision;
 
-    /// <summary>Takes the next sequencer epoch; batch ids start over with it.</summary>
-    public async Task<StoreMetadata> TakeEpochAsync(CancellationToken cancellationToken)
+    /// <summary>The time lease duration the current epoch was taken with, by which every append renews it.</summary>
+    private TimeSpan _leaseDuration;
+
+    /// <summary>
+    /// Takes the next sequencer epoch; batch ids start over with it. The update waits for every fenced write of an
+    /// older epoch under way (they hold the metadata row's lock), and fences every later one, renewals of the older
+    /// epoch's time lease included. Where that lease has expired (by the server's clock) the same statement starts
+    /// the new one; otherwise this waits until it has and then starts it.
+    /// </summary>
+    public async Task<StoreMetadata> TakeEpochAsync(TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        _leaseDuration = leaseDuration;
+        StoreMetadata metadata;
+        TimeSpan wait;
+        await using (var command = dataSource.CreateCommand(
+            """
+            WITH old AS (SELECT lease_expiry FROM meta WHERE id = 1 FOR UPDATE)
+            UPDATE meta SET sequencer_epoch = sequencer_epoch + 1, last_batch_id = 0,
+                lease_expiry = CASE WHEN old.lease_expiry <= now() THEN now() + $1 ELSE old.lease_expiry END
+            FROM old WHERE meta.id = 1
+            RETURNING current_revision, compact_revision, sequencer_epoch,
+                CASE WHEN old.lease_expiry <= now() THEN interval '0' ELSE old.lease_expiry - now() END
+            """))
+        {
+            command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new InvalidOperationException("The metadata row is missing.");
+            }
+            metadata = new StoreMetadata(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            wait = reader.GetFieldValue<TimeSpan>(3);
+        }
+        while (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, cancellationToken);
+            wait = await StartLeaseAsync(metadata.Epoch, leaseDuration, cancellationToken);
+        }
+        return metadata;
+    }
+
+    /// <summary>
+    /// Starts the lease of <paramref name="epoch"/> if its predecessor's has expired by the server's clock; returns
+    /// how long that lease still runs otherwise (zero once started).
+    /// </summary>
+    private async Task<TimeSpan> StartLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
-            UPDATE meta SET sequencer_epoch = sequencer_epoch + 1, last_batch_id = 0 WHERE id = 1
-            RETURNING current_revision, compact_revision, sequencer_epoch
+            WITH old AS (SELECT sequencer_epoch, lease_expiry FROM meta WHERE id = 1 FOR UPDATE),
+            started AS (
+                UPDATE meta SET lease_expiry = now() + $2 FROM old
+                WHERE meta.id = 1 AND old.sequencer_epoch = $1 AND old.lease_expiry <= now()
+                RETURNING 1)
+            SELECT old.sequencer_epoch, CASE WHEN old.lease_expiry <= now() THEN interval '0' ELSE old.lease_expiry - now() END FROM old
             """);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new StoreMetadata(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2))
-            : throw new InvalidOperationException("The metadata row is missing.");
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetInt64(0) == epoch
+            ? reader.GetFieldValue<TimeSpan>(1)
+            : throw StoreFencedException.Refused("Starting the sequencer lease", epoch, reader.GetInt64(0));
+    }
+
+    /// <summary>Renews the time lease of <paramref name="epoch"/> to now + <paramref name="leaseDuration"/>, fenced by it.</summary>
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        SetLeaseAsync(epoch, "now() + $2", "Renewing the sequencer lease", cancellationToken, new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
+
+    /// <summary>Ends the time lease of <paramref name="epoch"/> at once, fenced by it.</summary>
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken) =>
+        SetLeaseAsync(epoch, "'-infinity'", "Releasing the sequencer lease", cancellationToken);
+
+    private async Task SetLeaseAsync(long epoch, string expiry, string what, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
+    {
+        await using var command = dataSource.CreateCommand($"UPDATE meta SET lease_expiry = {expiry} WHERE id = 1 AND sequencer_epoch = $1");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
+        command.Parameters.AddRange(parameters);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        {
+            throw await RefusedAsync(what, epoch, cancellationToken);
+        }
     }
 
     /// <summary>
@@ -96,7 +167,7 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
             {
                 try
                 {
-                    await using var command = AppendCommand(connection, batch);
+                    await using var command = AppendCommand(connection, batch, _leaseDuration);
                     inserted = await command.ExecuteNonQueryAsync(CancellationToken.None);
                 }
                 catch (Exception failure) when (PostgresFailures.IsStatementError(failure))
@@ -125,11 +196,15 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
         }
     }
 
-    public async Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sets the compaction revision under the epoch fence, in one statement that locks the metadata row first and
+    /// so also serializes with an epoch being taken.
+    /// </summary>
+    public async Task<KvStatus> SetCompactRevisionAsync(long epoch, long revision, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
-            WITH old AS (SELECT current_revision, compact_revision FROM meta WHERE id = 1 FOR UPDATE),
+            WITH old AS (SELECT current_revision, compact_revision FROM meta WHERE id = 1 AND sequencer_epoch = $2 FOR UPDATE),
             updated AS (
                 UPDATE meta SET compact_revision = $1 FROM old
                 WHERE meta.id = 1 AND $1 > old.compact_revision AND $1 <= old.current_revision
@@ -137,12 +212,17 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
             SELECT old.current_revision, old.compact_revision FROM old
             """);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = revision });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
+        long current;
+        long compact;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            throw new InvalidOperationException("The metadata row is missing.");
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw await RefusedAsync($"Setting the compaction revision {revision}", epoch, cancellationToken);
+            }
+            (current, compact) = (reader.GetInt64(0), reader.GetInt64(1));
         }
-        var (current, compact) = (reader.GetInt64(0), reader.GetInt64(1));
         return revision <= compact ? KvStatus.Compacted : revision > current ? KvStatus.FutureRevision : KvStatus.Ok;
     }
 
@@ -151,15 +231,21 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     /// its key that depends on it being there (a tombstone or newer version hiding it) remains. Rows below the
     /// cursor were already found needed for this compaction revision, so each batch starts where the last ended.
     /// </summary>
-    public async Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken)
+    public async Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken)
     {
         await _purgeGate.WaitAsync(cancellationToken);
         try
         {
             long compact;
-            await using (var read = dataSource.CreateCommand("SELECT compact_revision FROM meta WHERE id = 1"))
+            await using (var read = dataSource.CreateCommand("SELECT compact_revision, sequencer_epoch FROM meta WHERE id = 1"))
             {
-                compact = (long)(await read.ExecuteScalarAsync(cancellationToken))!;
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                compact = reader.GetInt64(0);
+                if (reader.GetInt64(1) != epoch)
+                {
+                    throw StoreFencedException.Refused("Purging", epoch, reader.GetInt64(1));
+                }
             }
             if (compact != _purgeCompactRevision)
             {
@@ -170,33 +256,26 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
             {
                 return 0;
             }
-            await using var purge = dataSource.CreateCommand(
+            var (removed, lastRevision) = await FencedWriteAsync(
+                epoch,
+                "Purging",
                 """
-                WITH doomed AS (
+                DELETE FROM kv_log AS k USING (
                     SELECT r.revision, r.sub FROM kv_log AS r
-                    WHERE r.revision >= $1 AND r.revision < $2
+                    WHERE r.revision >= $2 AND r.revision < $3 AND EXISTS (SELECT 1 FROM fence)
                     AND (r.tombstone OR EXISTS (
-                        SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision < $2))
+                        SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision < $3))
                     ORDER BY r.revision, r.sub
-                    LIMIT $3)
-                DELETE FROM kv_log AS k USING doomed AS d WHERE k.revision = d.revision AND k.sub = d.sub
+                    LIMIT $4) AS d
+                WHERE k.revision = d.revision AND k.sub = d.sub
                 RETURNING k.revision
-                """);
-            purge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = _purgeFrom });
-            purge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = compact });
-            purge.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxRows });
-            var removed = 0;
-            var lastRevision = 0L;
-            await using (var reader = await purge.ExecuteReaderAsync(cancellationToken))
-            {
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    removed++;
-                    lastRevision = Math.Max(lastRevision, reader.GetInt64(0));
-                }
-            }
+                """,
+                cancellationToken,
+                new NpgsqlParameter<long> { TypedValue = _purgeFrom },
+                new NpgsqlParameter<long> { TypedValue = compact },
+                new NpgsqlParameter<int> { TypedValue = maxRows });
             _purgeFrom = removed == maxRows ? lastRevision : compact;
-            return removed;
+            return (int)removed;
         }
         finally
         {
@@ -204,38 +283,77 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
         }
     }
 
-    public async Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
+    public async Task<long> ClaimRangeAsync(long epoch, string rangeId, CancellationToken cancellationToken) =>
+        (await FencedWriteAsync(
+            epoch,
+            $"The claim of range {rangeId}",
             """
-            INSERT INTO range_owner (range_id, epoch) VALUES ($1, 1)
+            INSERT INTO range_owner (range_id, epoch) SELECT $2, 1 FROM fence
             ON CONFLICT (range_id) DO UPDATE SET epoch = range_owner.epoch + 1
             RETURNING epoch
-            """);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = rangeId });
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
+            """,
+            cancellationToken,
+            new NpgsqlParameter<string> { TypedValue = rangeId })).Last;
 
     /// <summary>Inserts the lease unless its id is taken; true when it was inserted.</summary>
-    public async Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            "INSERT INTO leases (id, ttl, remaining_ttl) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING");
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.Id });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.Ttl });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.RemainingTtl });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-    }
+    public async Task<bool> GrantLeaseAsync(long epoch, StoredLease lease, CancellationToken cancellationToken) =>
+        (await FencedWriteAsync(
+            epoch,
+            $"The grant of lease {lease.Id}",
+            "INSERT INTO leases (id, ttl, remaining_ttl) SELECT $2, $3, $4 FROM fence ON CONFLICT (id) DO NOTHING RETURNING id",
+            cancellationToken,
+            new NpgsqlParameter<long> { TypedValue = lease.Id },
+            new NpgsqlParameter<long> { TypedValue = lease.Ttl },
+            new NpgsqlParameter<long> { TypedValue = lease.RemainingTtl })).Rows == 1;
 
     /// <summary>Deletes the lease; true when it was recorded.</summary>
-    public async Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken)
+    public async Task<bool> RevokeLeaseAsync(long epoch, long id, CancellationToken cancellationToken) =>
+        (await FencedWriteAsync(
+            epoch,
+            $"The revoke of lease {id}",
+            "DELETE FROM leases WHERE id = $2 AND EXISTS (SELECT 1 FROM fence) RETURNING id",
+            cancellationToken,
+            new NpgsqlParameter<long> { TypedValue = id })).Rows == 1;
+
+    /// <summary>
+    /// Runs <paramref name="write"/>, a data-modifying statement that returns one bigint per row written, under the
+    /// epoch fence, in one statement: the CTE <c>fence</c> has a row only where the stored epoch is
+    /// <paramref name="epoch"/> ($1), and the write must write nothing without it. The fence locks the metadata
+    /// row FOR SHARE, which conflicts with the update that takes a new epoch: if that update is under way the fence
+    /// waits for it and then checks the epoch it committed, and otherwise the update waits for this write to commit.
+    /// Returns the number of rows written and the largest value returned (0 for none).
+    /// </summary>
+    private async Task<(long Rows, long Last)> FencedWriteAsync(
+        long epoch, string what, string write, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
     {
-        await using var command = dataSource.CreateCommand("DELETE FROM leases WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var command = dataSource.CreateCommand(
+            $"""
+            WITH fence AS (SELECT 1 FROM meta WHERE id = 1 AND sequencer_epoch = $1 FOR SHARE),
+            written (value) AS (
+            {write})
+            SELECT EXISTS (SELECT 1 FROM fence), count(*), coalesce(max(value), 0) FROM written
+            """);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
+        command.Parameters.AddRange(parameters);
+        bool current;
+        long rows;
+        long last;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            (current, rows, last) = (reader.GetBoolean(0), reader.GetInt64(1), reader.GetInt64(2));
+        }
+        return current ? (rows, last) : throw await RefusedAsync(what, epoch, cancellationToken);
     }
 
-    private static NpgsqlCommand AppendCommand(NpgsqlConnection connection, CommitBatch batch)
+    /// <summary>The refusal of <paramref name="what"/> under <paramref name="epoch"/>, naming the stored epoch.</summary>
+    private async Task<StoreFencedException> RefusedAsync(string what, long epoch, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT sequencer_epoch FROM meta WHERE id = 1");
+        return StoreFencedException.Refused(what, epoch, (long)(await command.ExecuteScalarAsync(cancellationToken))!);
+    }
+
+    private static NpgsqlCommand AppendCommand(NpgsqlConnection connection, CommitBatch batch, TimeSpan leaseDuration)
     {
         var rows = batch.Rows;
         var count = rows.Count;
@@ -284,6 +402,7 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
                 new NpgsqlParameter<long[]> { TypedValue = prevs },
                 new NpgsqlParameter<string[]> { TypedValue = rangeIds },
                 new NpgsqlParameter<long[]> { TypedValue = rangeEpochs },
+                new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration },
             },
         };
     }

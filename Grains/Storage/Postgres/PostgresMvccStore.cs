@@ -9,7 +9,9 @@ namespace KubeBrain.Grains.Storage.Postgres;
 /// An <see cref="IMvccStore"/> in a PostgreSQL database (schema: <c>Storage/Postgres/Migrations</c>), through a
 /// pool of at most <see cref="PostgresStoreOptions.MaxPoolSize"/> connections with <c>synchronous_commit</c> on, so
 /// an acknowledged append is as durable as the server's commits. Each group-commit batch is one statement and
-/// one round trip; reads that must be one snapshot run in a REPEATABLE READ transaction.
+/// one round trip, and every other sequencer write is one statement that locks the metadata row FOR SHARE under
+/// the epoch fence (a purge batch holds that lock while it deletes, so an append may wait for one batch); reads
+/// that must be one snapshot run in a REPEATABLE READ transaction.
 /// <para>
 /// While PostgreSQL is unreachable, restarting or failing over, every call fails with
 /// <see cref="StoreUnavailableException"/> (an append only when it did not commit; see
@@ -50,18 +52,32 @@ public sealed class PostgresMvccStore : IMvccStore
         return applied;
     }
 
-    public async Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken)
+    public async Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var metadata = await UnavailableOnFailure(
             async () =>
             {
                 await MigrateAsync(cancellationToken);
-                return await _writer.TakeEpochAsync(cancellationToken);
+                return await _writer.TakeEpochAsync(leaseDuration, cancellationToken);
             });
         _opened = true;
         return metadata;
     }
+
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        Run(async () =>
+        {
+            await _writer.RenewLeaseAsync(epoch, leaseDuration, cancellationToken);
+            return true;
+        });
+
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken) =>
+        Run(async () =>
+        {
+            await _writer.ReleaseLeaseAsync(epoch, cancellationToken);
+            return true;
+        });
 
     public Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
     {
@@ -85,19 +101,19 @@ public sealed class PostgresMvccStore : IMvccStore
         return Read(() => PostgresLogReader.ReadRevisionsAsync(_dataSource, fromRevision, maxRevisions, cancellationToken));
     }
 
-    public Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken) =>
-        Run(() => _writer.SetCompactRevisionAsync(revision, cancellationToken));
+    public Task<KvStatus> SetCompactRevisionAsync(long epoch, long revision, CancellationToken cancellationToken) =>
+        Run(() => _writer.SetCompactRevisionAsync(epoch, revision, cancellationToken));
 
-    public Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken)
+    public Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRows);
-        return Run(() => _writer.PurgeAsync(maxRows, cancellationToken));
+        return Run(() => _writer.PurgeAsync(epoch, maxRows, cancellationToken));
     }
 
-    public Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken)
+    public Task<long> ClaimRangeAsync(long epoch, string rangeId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rangeId);
-        return Run(() => _writer.ClaimRangeAsync(rangeId, cancellationToken));
+        return Run(() => _writer.ClaimRangeAsync(epoch, rangeId, cancellationToken));
     }
 
     public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken) =>
@@ -106,14 +122,14 @@ public sealed class PostgresMvccStore : IMvccStore
     public Task<long> SizeAsync(CancellationToken cancellationToken) =>
         Read(() => PostgresLogReader.SizeAsync(_dataSource, cancellationToken));
 
-    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
+    public Task<bool> GrantLeaseAsync(long epoch, StoredLease lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);
-        return Run(() => _writer.GrantLeaseAsync(lease, cancellationToken));
+        return Run(() => _writer.GrantLeaseAsync(epoch, lease, cancellationToken));
     }
 
-    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken) =>
-        Run(() => _writer.RevokeLeaseAsync(id, cancellationToken));
+    public Task<bool> RevokeLeaseAsync(long epoch, long id, CancellationToken cancellationToken) =>
+        Run(() => _writer.RevokeLeaseAsync(epoch, id, cancellationToken));
 
     public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken) =>
         Read(() => PostgresLogReader.ListLeasesAsync(_dataSource, cancellationToken));

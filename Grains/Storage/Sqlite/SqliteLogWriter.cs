@@ -155,10 +155,10 @@ internal sealed class SqliteLogWriter : IDisposable
         transaction.Commit();
     }
 
-    public KvStatus SetCompactRevision(long revision)
+    public KvStatus SetCompactRevision(long epoch, long revision)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        var (current, compact, _) = ReadMeta(transaction);
+        var (current, compact) = ReadFencedMeta(transaction, epoch, $"Setting the compaction revision {revision}");
         if (revision <= compact)
         {
             return KvStatus.Compacted;
@@ -179,10 +179,10 @@ internal sealed class SqliteLogWriter : IDisposable
     /// its key that depends on it being there (a tombstone or newer version hiding it) remains. Rows below the
     /// cursor were already found needed for this compaction revision, so each batch starts where the last ended.
     /// </summary>
-    public int Purge(int maxRows)
+    public int Purge(long epoch, int maxRows)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        var (_, compact, _) = ReadMeta(transaction);
+        var (_, compact) = ReadFencedMeta(transaction, epoch, "Purging");
         if (compact != _purgeCompactRevision)
         {
             _purgeCompactRevision = compact;
@@ -211,20 +211,22 @@ internal sealed class SqliteLogWriter : IDisposable
         return removed;
     }
 
-    public long ClaimRange(string rangeId)
+    public long ClaimRange(long epoch, string rangeId)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
+        ReadFencedMeta(transaction, epoch, $"The claim of range {rangeId}");
         _claimRange.Transaction = transaction;
         _claimRange.Parameters[0].Value = rangeId;
-        var epoch = (long)_claimRange.ExecuteScalar()!;
+        var rangeEpoch = (long)_claimRange.ExecuteScalar()!;
         transaction.Commit();
-        return epoch;
+        return rangeEpoch;
     }
 
     /// <summary>Inserts the lease unless its id is taken; true when it was inserted.</summary>
-    public bool GrantLease(StoredLease lease)
+    public bool GrantLease(long epoch, StoredLease lease)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
+        ReadFencedMeta(transaction, epoch, $"The grant of lease {lease.Id}");
         _grantLease.Transaction = transaction;
         _grantLease.Parameters[0].Value = lease.Id;
         _grantLease.Parameters[1].Value = lease.Ttl;
@@ -235,9 +237,10 @@ internal sealed class SqliteLogWriter : IDisposable
     }
 
     /// <summary>Deletes the lease; true when it was recorded.</summary>
-    public bool RevokeLease(long id)
+    public bool RevokeLease(long epoch, long id)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
+        ReadFencedMeta(transaction, epoch, $"The revoke of lease {id}");
         _revokeLease.Transaction = transaction;
         _revokeLease.Parameters[0].Value = id;
         var deleted = _revokeLease.ExecuteNonQuery() == 1;
@@ -249,6 +252,17 @@ internal sealed class SqliteLogWriter : IDisposable
     {
         _inserter.Dispose();
         _connection.Dispose();
+    }
+
+    /// <summary>
+    /// The fence of a sequencer write, first in its immediate transaction (which holds the database's write lock, so
+    /// no epoch can be taken before it commits): the current and compaction revisions where the stored epoch is
+    /// <paramref name="epoch"/>, else <see cref="StoreFencedException"/>.
+    /// </summary>
+    private (long Current, long Compact) ReadFencedMeta(SqliteTransaction transaction, long epoch, string write)
+    {
+        var (current, compact, stored) = ReadMeta(transaction);
+        return stored == epoch ? (current, compact) : throw StoreFencedException.Refused(write, epoch, stored);
     }
 
     private (long Current, long Compact, long Epoch) ReadMeta(SqliteTransaction transaction)

@@ -4,8 +4,8 @@ namespace KubeBrain.Grains.Storage.Sqlite;
 
 /// <summary>
 /// An <see cref="IMvccStore"/> in one SQLite file in WAL mode with <c>synchronous=FULL</c>, so an acknowledged
-/// append survives a crash or power loss. Writes (appends, compaction, purging, claims) go through one write
-/// connection, one at a time, on a thread-pool thread so that the caller's scheduler is free while SQLite syncs.
+/// append survives a crash or power loss. Writes (appends, compaction, purging, claims, leases) go through one
+/// write connection, one at a time, each in an immediate transaction that checks the sequencer epoch first, on a thread-pool thread so that the caller's scheduler is free while SQLite syncs.
 /// Reads use a pool of read connections and run each request in one read transaction, which is a snapshot.
 /// After <see cref="DisposeAsync"/> the same file can be opened again by a new instance.
 /// </summary>
@@ -16,6 +16,7 @@ public sealed class SqliteMvccStore : IMvccStore
     private readonly Lock _readersLock = new();
     private readonly Stack<SqliteLogReader> _idleReaders = new();
     private readonly List<SqliteLogReader> _allReaders = [];
+    private readonly ProcessSequencerLease _sequencerLease = new();
     private SqliteLogWriter? _writer;
     private bool _disposed;
 
@@ -26,13 +27,14 @@ public sealed class SqliteMvccStore : IMvccStore
         _path = Path.GetFullPath(path);
     }
 
-    public async Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken)
+    public async Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
+        StoreMetadata metadata;
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return await Task.Run(
+            metadata = await Task.Run(
                 () =>
                 {
                     _writer ??= SqliteLogWriter.Open(_path);
@@ -44,12 +46,27 @@ public sealed class SqliteMvccStore : IMvccStore
         {
             _writeGate.Release();
         }
+        await _sequencerLease.TakeOverAsync(metadata.Epoch, leaseDuration, cancellationToken);
+        return metadata;
     }
 
-    public Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _sequencerLease.RenewAsync(epoch, leaseDuration);
+    }
+
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _sequencerLease.ReleaseAsync(epoch);
+    }
+
+    public async Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
     {
         CommitBatchValidation.Validate(batch);
-        return WriteAsync(writer => writer.Append(batch), cancellationToken);
+        await WriteAsync(writer => writer.Append(batch), cancellationToken);
+        _sequencerLease.RenewAfterAppend(batch.Epoch);
     }
 
     public Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken)
@@ -82,19 +99,19 @@ public sealed class SqliteMvccStore : IMvccStore
         }
     }
 
-    public Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken) =>
-        WriteAsync(writer => writer.SetCompactRevision(revision), cancellationToken);
+    public Task<KvStatus> SetCompactRevisionAsync(long epoch, long revision, CancellationToken cancellationToken) =>
+        WriteAsync(writer => writer.SetCompactRevision(epoch, revision), cancellationToken);
 
-    public Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken)
+    public Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRows);
-        return WriteAsync(writer => writer.Purge(maxRows), cancellationToken);
+        return WriteAsync(writer => writer.Purge(epoch, maxRows), cancellationToken);
     }
 
-    public Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken)
+    public Task<long> ClaimRangeAsync(long epoch, string rangeId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rangeId);
-        return WriteAsync(writer => writer.ClaimRange(rangeId), cancellationToken);
+        return WriteAsync(writer => writer.ClaimRange(epoch, rangeId), cancellationToken);
     }
 
     public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken)
@@ -125,14 +142,14 @@ public sealed class SqliteMvccStore : IMvccStore
         }
     }
 
-    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken)
+    public Task<bool> GrantLeaseAsync(long epoch, StoredLease lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);
-        return WriteAsync(writer => writer.GrantLease(lease), cancellationToken);
+        return WriteAsync(writer => writer.GrantLease(epoch, lease), cancellationToken);
     }
 
-    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken) =>
-        WriteAsync(writer => writer.RevokeLease(id), cancellationToken);
+    public Task<bool> RevokeLeaseAsync(long epoch, long id, CancellationToken cancellationToken) =>
+        WriteAsync(writer => writer.RevokeLease(epoch, id), cancellationToken);
 
     public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken) =>
         ReadAsync(reader => reader.ListLeases(), cancellationToken);

@@ -1,5 +1,8 @@
 using System.Text;
 using Grpc.Core;
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Interfaces.Model;
+using KubeBrain.Grains.KeyRange;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.InMemory;
 using KubeBrain.Tests.Infrastructure;
@@ -87,6 +90,42 @@ public sealed class UnknownOutcomeTests
         Assert.Equal(3, (await server.Kv.RangeAsync(wide)).Count);
     }
 
+    [Fact]
+    public async Task ALockWhoseGroupNeverEndsExpiresAndTheRangeServesAgain()
+    {
+        await using var server = await KubeBrainInstance.StartAsync(customize: builder =>
+            builder.Services.Configure<KeyRangeOptions>(o => o.GroupLockLease = TimeSpan.FromSeconds(1)));
+        await server.Kv.PutAsync(Etcd.Put("/registry/pods/ns/a", "1"));
+        var grains = server.Services.GetRequiredService<IGrainFactory>();
+        var pods = grains.GetGrain<IKeyRangeGrain>("/registry/pods/");
+        var key = Encoding.UTF8.GetBytes("/registry/pods/ns/a");
+
+        await pods.LockAsync(Guid.NewGuid(), [new KeySpan(key, [])]);
+
+        var written = await WriteAfterReloadAsync(server, Etcd.Put("/registry/pods/ns/a", "2"));
+        Assert.Equal(3, written.Header.Revision);
+        var current = await ReadAfterReloadAsync(server, "/registry/pods/ns/a");
+        Assert.Equal(("2", 2L), (current.Value.ToStringUtf8(), current.Version));
+    }
+
+    [Fact]
+    public async Task AGroupValidatedBeforeARangeReloadedIsRefused()
+    {
+        await using var server = await KubeBrainInstance.StartAsync();
+        await server.Kv.PutAsync(Etcd.Put("/registry/pods/ns/a", "1"));
+        var sequencer = server.Services.GetRequiredService<IGrainFactory>().GetGrain<IRevisionSequencerGrain>(0);
+        var directory = await sequencer.DirectoryAsync();
+
+        await sequencer.ClaimRangeAsync("/registry/pods/");
+        var key = Encoding.UTF8.GetBytes("/registry/pods/ns/a");
+        var write = new KeyWrite(key, [1], 0, 2, false, 2, -1, 2, -1, "/registry/pods/", 1, [0x31], 0);
+        var submitted = await sequencer.SubmitAsync(new Submission("group", 0, [new RevisionWrites([write])], directory.Version));
+
+        Assert.Equal([SubmitStatus.Retry], submitted.Statuses);
+        Assert.True((await sequencer.DirectoryAsync()).Version > directory.Version);
+        Assert.Equal(2, (await sequencer.BarrierAsync()).Revision);
+    }
+
     private static Task<KubeBrainInstance> StartAsync(IMvccStore store) =>
         KubeBrainInstance.StartAsync(customize: builder =>
         {
@@ -103,6 +142,22 @@ public sealed class UnknownOutcomeTests
             try
             {
                 return (await server.Kv.RangeAsync(Etcd.Get(key))).Kvs.Single();
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < deadline)
+            {
+            }
+        }
+    }
+
+    /// <summary>Writes, retrying while the range answers Unavailable during its reload.</summary>
+    private static async Task<Rpc.PutResponse> WriteAfterReloadAsync(KubeBrainInstance server, Rpc.PutRequest put)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return await server.Kv.PutAsync(put, deadline: deadline);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < deadline)
             {

@@ -30,7 +30,13 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
         await inner.AppendAsync(batch, cancellationToken);
     }
 
-    public Task<StoreMetadata> OpenAsync(CancellationToken cancellationToken) => inner.OpenAsync(cancellationToken);
+    public Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        inner.OpenAsync(leaseDuration, cancellationToken);
+
+    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        inner.RenewLeaseAsync(epoch, leaseDuration, cancellationToken);
+
+    public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(epoch, cancellationToken);
 
     public Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken) =>
         inner.RangeAsync(span, revision, limit, countOnly, cancellationToken);
@@ -38,20 +44,22 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
     public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken) =>
         inner.ReadRevisionsAsync(fromRevision, maxRevisions, cancellationToken);
 
-    public Task<KvStatus> SetCompactRevisionAsync(long revision, CancellationToken cancellationToken) =>
-        inner.SetCompactRevisionAsync(revision, cancellationToken);
+    public Task<KvStatus> SetCompactRevisionAsync(long epoch, long revision, CancellationToken cancellationToken) =>
+        inner.SetCompactRevisionAsync(epoch, revision, cancellationToken);
 
-    public Task<int> PurgeAsync(int maxRows, CancellationToken cancellationToken) => inner.PurgeAsync(maxRows, cancellationToken);
+    public Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken) => inner.PurgeAsync(epoch, maxRows, cancellationToken);
 
-    public Task<long> ClaimRangeAsync(string rangeId, CancellationToken cancellationToken) => inner.ClaimRangeAsync(rangeId, cancellationToken);
+    public Task<long> ClaimRangeAsync(long epoch, string rangeId, CancellationToken cancellationToken) =>
+        inner.ClaimRangeAsync(epoch, rangeId, cancellationToken);
 
     public Task<IReadOnlyList<RangeOwner>> ListRangesAsync(CancellationToken cancellationToken) => inner.ListRangesAsync(cancellationToken);
 
     public Task<long> SizeAsync(CancellationToken cancellationToken) => inner.SizeAsync(cancellationToken);
 
-    public Task<bool> GrantLeaseAsync(StoredLease lease, CancellationToken cancellationToken) => inner.GrantLeaseAsync(lease, cancellationToken);
+    public Task<bool> GrantLeaseAsync(long epoch, StoredLease lease, CancellationToken cancellationToken) =>
+        inner.GrantLeaseAsync(epoch, lease, cancellationToken);
 
-    public Task<bool> RevokeLeaseAsync(long id, CancellationToken cancellationToken) => inner.RevokeLeaseAsync(id, cancellationToken);
+    public Task<bool> RevokeLeaseAsync(long epoch, long id, CancellationToken cancellationToken) => inner.RevokeLeaseAsync(epoch, id, cancellationToken);
 
     public Task<IReadOnlyList<StoredLease>> ListLeasesAsync(CancellationToken cancellationToken) => inner.ListLeasesAsync(cancellationToken);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Storage;
@@ -12,6 +13,9 @@ namespace KubeBrain.Tests.Storage;
 public abstract class MvccStoreConformanceTests : IAsyncLifetime
 {
     private static readonly KeySpan All = new([], []);
+
+    /// <summary>The sequencer lease the tests open with: short, as a reopening waits out the one before.</summary>
+    protected static readonly TimeSpan LeaseDuration = TimeSpan.FromMilliseconds(200);
     private readonly List<IMvccStore> _stores = [];
 
     /// <summary>The store under test, opened.</summary>
@@ -28,7 +32,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Store = NewStore();
-        Opened = await Store.OpenAsync(None);
+        Opened = await Store.OpenAsync(LeaseDuration, None);
     }
 
     public virtual async Task DisposeAsync()
@@ -57,7 +61,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     {
         await Store.DisposeAsync();
         Store = NewStore();
-        Opened = await Store.OpenAsync(None);
+        Opened = await Store.OpenAsync(LeaseDuration, None);
         return Opened;
     }
 
@@ -130,7 +134,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         var total = 0;
         while (true)
         {
-            var removed = await Store.PurgeAsync(maxRows, None);
+            var removed = await Store.PurgeAsync(Opened.Epoch, maxRows, None);
             Assert.InRange(removed, 0, maxRows);
             if (removed == 0)
             {
@@ -375,7 +379,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     public async Task RevisionsOutsideTheWindowAreRefused()
     {
         await WriteRandomHistoryAsync(seed: 3, revisions: 6);
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(4, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 4, None));
 
         Assert.Equal(KvStatus.FutureRevision, (await ReadAsync(All, revision: 8)).Status);
         Assert.Equal(KvStatus.FutureRevision, (await ReadAsync(All, revision: 8, countOnly: true)).Status);
@@ -429,10 +433,10 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     {
         Log.Revision().Put("a", "1");
         await AppendLogAsync();
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(2, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 2, None));
 
-        var second = await Store.OpenAsync(None);
-        var third = await Store.OpenAsync(None);
+        var second = await Store.OpenAsync(LeaseDuration, None);
+        var third = await Store.OpenAsync(LeaseDuration, None);
 
         Assert.Equal(new StoreMetadata(2, 2, Opened.Epoch + 1), second);
         Assert.Equal(new StoreMetadata(2, 2, Opened.Epoch + 2), third);
@@ -444,6 +448,69 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     }
 
     public static TheoryData<string> MalformedBatches => ["empty", "gap", "sub starts at 1", "sub skips", "last too high", "last too low", "starts late"];
+
+    /// <summary>
+    /// A newer open waits out the older epoch's time lease, which the older epoch can no longer renew; a released
+    /// lease is not waited for.
+    /// </summary>
+    [Fact]
+    public async Task AnOpenWaitsOutThePredecessorsLeaseUnlessItWasReleased()
+    {
+        var lease = TimeSpan.FromSeconds(1);
+        var clock = Stopwatch.StartNew();
+        await Store.RenewLeaseAsync(Opened.Epoch, lease, None);
+
+        var second = await Store.OpenAsync(lease, None);
+
+        Assert.InRange(clock.Elapsed, lease - TimeSpan.FromMilliseconds(50), TimeSpan.MaxValue);
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.RenewLeaseAsync(Opened.Epoch, lease, None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.ReleaseLeaseAsync(Opened.Epoch, None));
+        Log.Revision().Put("a", "1");
+        await Store.AppendAsync(Log.TakeBatch(second.Epoch), None);
+        await Store.ReleaseLeaseAsync(second.Epoch, None);
+        clock.Restart();
+        var third = await Store.OpenAsync(lease, None);
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, lease / 2);
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.RenewLeaseAsync(second.Epoch, lease, None));
+        await Store.RenewLeaseAsync(third.Epoch, lease, None);
+    }
+
+    /// <summary>
+    /// Every sequencer write is fenced by the epoch it names: after a newer open, each one under the older epoch is
+    /// refused and changes nothing, and each one under the newer epoch works.
+    /// </summary>
+    [Fact]
+    public async Task EveryWriteUnderAnOlderEpochIsFencedAndChangesNothing()
+    {
+        Log.Revision().Put("a", "1").Revision().Put("a", "2").Revision().Put("a", "3").Revision().Put("a", "4");
+        await AppendLogAsync();
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 4, None));
+        Assert.Equal(1, await Store.ClaimRangeAsync(Opened.Epoch, "/r", None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(1, 10, 10), None));
+        var old = Opened.Epoch;
+
+        var current = (await Store.OpenAsync(LeaseDuration, None)).Epoch;
+
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.SetCompactRevisionAsync(old, 5, None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.SetCompactRevisionAsync(old, 3, None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.PurgeAsync(old, 100, None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.ClaimRangeAsync(old, "/r", None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.ClaimRangeAsync(old, "/s", None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.GrantLeaseAsync(old, new StoredLease(2, 10, 10), None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.RevokeLeaseAsync(old, 1, None));
+        await Assert.ThrowsAsync<StoreFencedException>(() => Store.GrantLeaseAsync(current + 1, new StoredLease(2, 10, 10), None));
+
+        Assert.Equal(4, (await Store.ReadRevisionsAsync(4, 1, None)).CompactRevision);
+        Assert.Equal([new RangeOwner("/r", 1)], await Store.ListRangesAsync(None));
+        Assert.Equal([new StoredLease(1, 10, 10)], await Store.ListLeasesAsync(None));
+        Assert.Equal(1, await Store.PurgeAsync(current, 100, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(current, 5, None));
+        Assert.Equal(2, await Store.ClaimRangeAsync(current, "/r", None));
+        Assert.True(await Store.GrantLeaseAsync(current, new StoredLease(2, 10, 10), None));
+        Assert.True(await Store.RevokeLeaseAsync(current, 1, None));
+        Assert.Equal([new StoredLease(2, 10, 10)], await Store.ListLeasesAsync(None));
+        await AssertReadMatchesModelAsync(All, 5);
+    }
 
     [Theory]
     [MemberData(nameof(MalformedBatches))]
@@ -505,7 +572,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         Assert.Empty(beyond.Rows);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ReadRevisionsAsync(2, 0, None));
 
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(4, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 4, None));
         var compacted = await Store.ReadRevisionsAsync(3, 1, None);
         Assert.Equal((KvStatus.Compacted, 4L), (compacted.Status, compacted.CompactRevision));
         Assert.Empty(compacted.Rows);
@@ -526,7 +593,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
             ["/a:-", "/b:-", "/a:a1@2 create 2 version 1 lease 7"],
             await DescribeAsync(2, 2));
 
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(4, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 4, None));
         await PurgeAllAsync(maxRows: 1);
         Assert.Equal(
             ["/a:a2@3 create 2 version 2 lease 0", "/a:-", "/b:b1@2 create 2 version 1 lease 0"],
@@ -563,20 +630,20 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     [Fact]
     public async Task CompactRevisionFollowsEtcdRules()
     {
-        Assert.Equal(KvStatus.Compacted, await Store.SetCompactRevisionAsync(0, None));
-        Assert.Equal(KvStatus.FutureRevision, await Store.SetCompactRevisionAsync(2, None));
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(1, None));
+        Assert.Equal(KvStatus.Compacted, await Store.SetCompactRevisionAsync(Opened.Epoch, 0, None));
+        Assert.Equal(KvStatus.FutureRevision, await Store.SetCompactRevisionAsync(Opened.Epoch, 2, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 1, None));
         await WriteRandomHistoryAsync(seed: 5, revisions: 4);
 
-        Assert.Equal(KvStatus.Compacted, await Store.SetCompactRevisionAsync(1, None));
-        Assert.Equal(KvStatus.FutureRevision, await Store.SetCompactRevisionAsync(6, None));
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(3, None));
-        Assert.Equal(KvStatus.Compacted, await Store.SetCompactRevisionAsync(3, None));
-        Assert.Equal(KvStatus.Compacted, await Store.SetCompactRevisionAsync(2, None));
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(5, None));
+        Assert.Equal(KvStatus.Compacted, await Store.SetCompactRevisionAsync(Opened.Epoch, 1, None));
+        Assert.Equal(KvStatus.FutureRevision, await Store.SetCompactRevisionAsync(Opened.Epoch, 6, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 3, None));
+        Assert.Equal(KvStatus.Compacted, await Store.SetCompactRevisionAsync(Opened.Epoch, 3, None));
+        Assert.Equal(KvStatus.Compacted, await Store.SetCompactRevisionAsync(Opened.Epoch, 2, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 5, None));
 
         Assert.Equal(5, (await Store.ReadRevisionsAsync(5, 1, None)).CompactRevision);
-        Assert.Equal(new StoreMetadata(5, 5, Opened.Epoch + 1), await Store.OpenAsync(None));
+        Assert.Equal(new StoreMetadata(5, 5, Opened.Epoch + 1), await Store.OpenAsync(LeaseDuration, None));
         await AssertReadMatchesModelAsync(All, 5);
     }
 
@@ -586,7 +653,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         await WriteRandomHistoryAsync(seed: 1, revisions: 60);
         const long compaction = 30;
         var before = await ReadEverythingFromAsync(compaction);
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(compaction, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, compaction, None));
 
         var removed = await PurgeAllAsync(maxRows: 3);
 
@@ -597,13 +664,13 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         await WriteRandomHistoryAsync(seed: 2, revisions: 20);
         var laterCompaction = Log.CurrentRevision - 5;
         var laterBefore = await ReadEverythingFromAsync(laterCompaction);
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(laterCompaction, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, laterCompaction, None));
 
         var laterRemoved = await PurgeAllAsync(maxRows: 5);
 
         Assert.Equal(Log.PurgeableAt(laterCompaction) - removed, laterRemoved);
         Assert.Equal(laterBefore, await ReadEverythingFromAsync(laterCompaction));
-        Assert.Equal(0, await Store.PurgeAsync(100, None));
+        Assert.Equal(0, await Store.PurgeAsync(Opened.Epoch, 100, None));
     }
 
     [Fact]
@@ -611,13 +678,13 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     {
         Log.Revision().Put("a", "1").Revision().Put("a", "2").Revision().Delete("a").Put("b", "1").Revision().Put("b", "2");
         await AppendLogAsync();
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(4, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 4, None));
 
         Assert.Equal(1, await PurgeAllAsync(maxRows: 100));
 
         Assert.Equal(Show.Rows(Log.RowsBetween(4, 5)), Show.Rows((await Store.ReadRevisionsAsync(4, 10, None)).Rows));
         await AssertReadMatchesModelAsync(All, 4);
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(5, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 5, None));
         Assert.Equal(2, await PurgeAllAsync(maxRows: 100));
         Assert.Equal(Show.Rows(Log.RowsBetween(5, 5)), Show.Rows((await Store.ReadRevisionsAsync(5, 10, None)).Rows));
         await AssertReadMatchesModelAsync(All, 5);
@@ -628,10 +695,10 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     {
         Log.Revision().Put("a", "1").Revision().Put("a", "2").Revision().Delete("a").Revision().Put("b", "1").Revision().Put("b", "2");
         await AppendLogAsync();
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(5, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 5, None));
 
         var removed = 0;
-        while (await Store.PurgeAsync(1, None) is var batch && batch > 0)
+        while (await Store.PurgeAsync(Opened.Epoch, 1, None) is var batch && batch > 0)
         {
             Assert.Equal(1, batch);
             removed += batch;
@@ -648,8 +715,8 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     {
         await WriteRandomHistoryAsync(seed: 9, revisions: 10);
 
-        Assert.Equal(0, await Store.PurgeAsync(100, None));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.PurgeAsync(0, None));
+        Assert.Equal(0, await Store.PurgeAsync(Opened.Epoch, 100, None));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.PurgeAsync(Opened.Epoch, 0, None));
         Assert.Equal(Show.Rows(Log.Rows), Show.Rows((await Store.ReadRevisionsAsync(0, 100, None)).Rows));
     }
 
@@ -660,12 +727,12 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
 
         long[] epochs =
         [
-            await Store.ClaimRangeAsync("/registry/pods/", None),
-            await Store.ClaimRangeAsync("/registry/leases/", None),
-            await Store.ClaimRangeAsync("/registry/pods/", None),
-            await Store.ClaimRangeAsync("/registry/pods/", None),
-            await Store.ClaimRangeAsync("/registry/leases/", None),
-            await Store.ClaimRangeAsync("/Z", None),
+            await Store.ClaimRangeAsync(Opened.Epoch, "/registry/pods/", None),
+            await Store.ClaimRangeAsync(Opened.Epoch, "/registry/leases/", None),
+            await Store.ClaimRangeAsync(Opened.Epoch, "/registry/pods/", None),
+            await Store.ClaimRangeAsync(Opened.Epoch, "/registry/pods/", None),
+            await Store.ClaimRangeAsync(Opened.Epoch, "/registry/leases/", None),
+            await Store.ClaimRangeAsync(Opened.Epoch, "/Z", None),
         ];
 
         Assert.Equal(new long[] { 1, 1, 2, 3, 2, 1 }, epochs);
@@ -693,11 +760,11 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     {
         Assert.Empty(await Store.ListLeasesAsync(None));
 
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(50, 10, 10), None));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(3, 3660, 3660), None));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(long.MaxValue, 2, 2), None));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(-4, 15, 15), None));
-        Assert.False(await Store.GrantLeaseAsync(new StoredLease(50, 99, 99), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(50, 10, 10), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(3, 3660, 3660), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(long.MaxValue, 2, 2), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(-4, 15, 15), None));
+        Assert.False(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(50, 99, 99), None));
 
         Assert.Equal(
             [new StoredLease(-4, 15, 15), new StoredLease(3, 3660, 3660), new StoredLease(50, 10, 10), new StoredLease(long.MaxValue, 2, 2)],
@@ -707,15 +774,15 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     [Fact]
     public async Task RevokeRemovesOnlyThatLease_AndItsIdCanBeGrantedAgain()
     {
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(1, 10, 10), None));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(2, 20, 20), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(1, 10, 10), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(2, 20, 20), None));
 
-        Assert.True(await Store.RevokeLeaseAsync(1, None));
-        Assert.False(await Store.RevokeLeaseAsync(1, None));
-        Assert.False(await Store.RevokeLeaseAsync(7, None));
+        Assert.True(await Store.RevokeLeaseAsync(Opened.Epoch, 1, None));
+        Assert.False(await Store.RevokeLeaseAsync(Opened.Epoch, 1, None));
+        Assert.False(await Store.RevokeLeaseAsync(Opened.Epoch, 7, None));
 
         Assert.Equal([new StoredLease(2, 20, 20)], await Store.ListLeasesAsync(None));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(1, 30, 30), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(1, 30, 30), None));
         Assert.Equal([new StoredLease(1, 30, 30), new StoredLease(2, 20, 20)], await Store.ListLeasesAsync(None));
     }
 
@@ -734,8 +801,8 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         await AppendLogAsync();
 
         Assert.Equal(["8 61", "7 65"], ShowLeased(await Store.ListLeasedKeysAsync(None)));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(8, 10, 10), None));
-        Assert.True(await Store.RevokeLeaseAsync(8, None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(8, 10, 10), None));
+        Assert.True(await Store.RevokeLeaseAsync(Opened.Epoch, 8, None));
         Assert.Equal(["8 61", "7 65"], ShowLeased(await Store.ListLeasedKeysAsync(None)));
     }
 
@@ -743,7 +810,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     public async Task LeasedKeysMatchTheModelAfterARandomHistoryAndAPurge()
     {
         await WriteRandomHistoryAsync(seed: 13, revisions: 40);
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(30, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 30, None));
         await PurgeAllAsync(maxRows: 7);
 
         var expected = Log.LiveAt(All, Log.CurrentRevision).Where(kv => kv.Lease != 0).Select(kv => new LeasedKey(kv.Lease, kv.Key));
@@ -785,7 +852,7 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
             for (var batch = 0; batch < 300; batch++)
             {
                 await AppendBatchAsync();
-                Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Log.CurrentRevision - 1, None));
+                Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, Log.CurrentRevision - 1, None));
                 await PurgeAllAsync(maxRows: 1000);
             }
         });

@@ -14,11 +14,11 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
     public async Task EverythingSurvivesReopening()
     {
         await WriteRandomHistoryAsync(seed: 21, revisions: 30);
-        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(12, None));
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 12, None));
         await PurgeAllAsync(maxRows: 4);
-        Assert.Equal(1, await Store.ClaimRangeAsync("/registry/pods/", None));
-        Assert.Equal(1, await Store.ClaimRangeAsync("/registry/leases/", None));
-        Assert.Equal(2, await Store.ClaimRangeAsync("/registry/pods/", None));
+        Assert.Equal(1, await Store.ClaimRangeAsync(Opened.Epoch, "/registry/pods/", None));
+        Assert.Equal(1, await Store.ClaimRangeAsync(Opened.Epoch, "/registry/leases/", None));
+        Assert.Equal(2, await Store.ClaimRangeAsync(Opened.Epoch, "/registry/pods/", None));
         var before = await ReadEverythingFromAsync(12);
         var epoch = Opened.Epoch;
 
@@ -27,8 +27,8 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
         Assert.Equal(new StoreMetadata(Log.CurrentRevision, 12, epoch + 1), reopened);
         Assert.Equal(before, await ReadEverythingFromAsync(12));
         Assert.Equal(new RangeOwner[] { new("/registry/leases/", 1), new("/registry/pods/", 2) }, await Store.ListRangesAsync(None));
-        Assert.Equal(3, await Store.ClaimRangeAsync("/registry/pods/", None));
-        Assert.Equal(0, await Store.PurgeAsync(100, None));
+        Assert.Equal(3, await Store.ClaimRangeAsync(Opened.Epoch, "/registry/pods/", None));
+        Assert.Equal(0, await Store.PurgeAsync(Opened.Epoch, 100, None));
         Log.Revision().Put("/after", "reopen");
         var batch = Log.TakeBatch(epoch);
         await Assert.ThrowsAsync<StoreFencedException>(() => Store.AppendAsync(batch, None));
@@ -39,10 +39,10 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
     [Fact]
     public async Task LeasesAndLeasedKeysSurviveReopening()
     {
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(11, 3660, 3660), None));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(12, 15, 15), None));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(13, 2, 2), None));
-        Assert.True(await Store.RevokeLeaseAsync(12, None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(11, 3660, 3660), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(12, 15, 15), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(13, 2, 2), None));
+        Assert.True(await Store.RevokeLeaseAsync(Opened.Epoch, 12, None));
         Log.Revision().Put("/registry/events/ns/a", "e", lease: 11).Put("/registry/masterleases/ip", "m", lease: 12).Put("/plain", "p");
         await AppendLogAsync();
 
@@ -52,9 +52,9 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
         Assert.Equal(
             ShowLeased([new LeasedKey(11, LogModel.Bytes("/registry/events/ns/a")), new LeasedKey(12, LogModel.Bytes("/registry/masterleases/ip"))]),
             ShowLeased(await Store.ListLeasedKeysAsync(None)));
-        Assert.False(await Store.GrantLeaseAsync(new StoredLease(13, 5, 5), None));
-        Assert.True(await Store.GrantLeaseAsync(new StoredLease(12, 15, 15), None));
-        Assert.True(await Store.RevokeLeaseAsync(11, None));
+        Assert.False(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(13, 5, 5), None));
+        Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(12, 15, 15), None));
+        Assert.True(await Store.RevokeLeaseAsync(Opened.Epoch, 11, None));
 
         await ReopenAsync();
 
@@ -65,7 +65,7 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
     public async Task EpochsKeepCountingAcrossReopening()
     {
         var first = Opened.Epoch;
-        await Store.OpenAsync(None);
+        await Store.OpenAsync(LeaseDuration, None);
 
         Assert.Equal(first + 2, (await ReopenAsync()).Epoch);
         Assert.Equal(first + 3, (await ReopenAsync()).Epoch);

@@ -18,6 +18,8 @@ namespace KubeBrain.Tests.Storage;
 /// </summary>
 public sealed class PostgresFailureTests : IDisposable
 {
+    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(10);
+
     private const string Category = "KubeBrain.Grains.Storage.Postgres.PostgresMvccStore";
     private const int OutcomeUnknown = 3001;
     private const int ResolveAttemptFailed = 3002;
@@ -49,7 +51,7 @@ public sealed class PostgresFailureTests : IDisposable
     {
         using var postgres = PostgresProcess.Start();
         await using var store = NewStore(postgres.CreateDatabase());
-        var epoch = (await store.OpenAsync(None)).Epoch;
+        var epoch = (await store.OpenAsync(LeaseDuration, None)).Epoch;
         var acknowledged = new ConcurrentDictionary<long, string>();
         var current = 1L;
         var batchId = 0L;
@@ -220,7 +222,7 @@ public sealed class PostgresFailureTests : IDisposable
         var store = NewStore(new NpgsqlConnectionStringBuilder(database) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString);
         try
         {
-            return new ProxiedStore(proxy, store, (await store.OpenAsync(None)).Epoch);
+            return new ProxiedStore(proxy, store, (await store.OpenAsync(LeaseDuration, None)).Epoch);
         }
         catch
         {

@@ -32,6 +32,6 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
 
         Assert.Equal("/a", System.Text.Encoding.UTF8.GetString((await other.RangeAsync(new KeySpan([], []), 0, 0, false, None)).Kvs.Single().Key));
         Assert.Equal(2, (await other.ReadRevisionsAsync(1, 10, None)).Rows.Single().Revision);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => other.ClaimRangeAsync("default", None));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => other.ClaimRangeAsync(1, "default", None));
     }
 }

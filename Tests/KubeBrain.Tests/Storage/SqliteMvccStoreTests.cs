@@ -25,7 +25,7 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
         var path = Path.Combine(_directory, "nested", "deeper", "kv.db");
         await using var store = new SqliteMvccStore(path);
 
-        var opened = await store.OpenAsync(None);
+        var opened = await store.OpenAsync(LeaseDuration, None);
 
         Assert.Equal(new StoreMetadata(1, 0, 1), opened);
         Assert.True(File.Exists(path));

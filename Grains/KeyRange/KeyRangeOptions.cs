@@ -1,0 +1,12 @@
+namespace KubeBrain.Grains.KeyRange;
+
+/// <summary>Settings of the key range grains.</summary>
+public sealed class KeyRangeOptions
+{
+    /// <summary>
+    /// How long a multi-range group may hold a range's lock before the range gives up on it and reloads from the
+    /// store. Longer than a group takes even while the sequencer fails over, so it only ends groups whose
+    /// coordinator is gone.
+    /// </summary>
+    public TimeSpan GroupLockLease { get; set; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,98 @@
+using KubeBrain.Grains.Interfaces;
+using KubeBrain.Grains.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace KubeBrain.Grains.Sequencer;
+
+/// <summary>
+/// The sequencer's time lease (see <see cref="IMvccStore.OpenAsync"/>). The activation holds it, by its own
+/// monotonic clock, until the reading taken before the opening, renewing append or renewal was sent, plus the
+/// duration less a drift allowance; a successor cannot open the store before then. Read barriers are answered
+/// only while it is held, so a deposed activation never answers one with a stale revision: past that point it
+/// must renew first, which its successor has fenced. Appends renew it, an idle timer renews it every third of
+/// the duration, and a graceful deactivation releases it.
+/// </summary>
+internal sealed partial class RevisionSequencerGrain
+{
+    /// <summary>The share of the duration allowed for the local clock running slower than the store's.</summary>
+    private const int DriftAllowanceDivisor = 20;
+
+    /// <summary>Until when, by <see cref="Now"/>, this activation holds the lease.</summary>
+    private TimeSpan _leaseValidUntil;
+
+    private Task _renewing = Task.CompletedTask;
+
+    private TimeSpan LeaseDuration => options.Value.LeaseDuration;
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _leaseValidUntil = TimeSpan.Zero;
+        try
+        {
+            await store.ReleaseLeaseAsync(_epoch, cancellationToken);
+        }
+        catch (Exception failure)
+        {
+            LogLeaseReleaseFailed(failure, _epoch);
+        }
+    }
+
+    /// <summary>Opens the store, which waits out the predecessor's lease, and starts renewing this one.</summary>
+    private async Task<StoreMetadata> OpenStoreAsync(CancellationToken cancellationToken)
+    {
+        var sent = Now;
+        var metadata = await store.OpenAsync(LeaseDuration, cancellationToken);
+        LeaseRenewed(sent);
+        var period = LeaseDuration / 3;
+        this.RegisterGrainTimer(_ => RenewLeaseAsync(), new GrainTimerCreationOptions(period, period));
+        return metadata;
+    }
+
+    /// <summary>A renewal sent at <paramref name="sent"/> succeeded (an append or a renewal).</summary>
+    private void LeaseRenewed(TimeSpan sent)
+    {
+        var validUntil = sent + LeaseDuration - (LeaseDuration / DriftAllowanceDivisor);
+        if (validUntil > _leaseValidUntil)
+        {
+            _leaseValidUntil = validUntil;
+        }
+    }
+
+    /// <summary>Returns once the lease is held now, renewing it first if it has lapsed locally.</summary>
+    private async Task EnsureLeaseAsync()
+    {
+        if (Now < _leaseValidUntil)
+        {
+            return;
+        }
+        await RenewLeaseAsync();
+        if (Now >= _leaseValidUntil)
+        {
+            throw new StoreUnavailableException("the sequencer's lease could not be renewed in time", null);
+        }
+    }
+
+    /// <summary>Renews the lease; callers that arrive while a renewal is under way share it.</summary>
+    private Task RenewLeaseAsync()
+    {
+        if (_renewing.IsCompleted)
+        {
+            _renewing = RenewOnceAsync();
+        }
+        return _renewing;
+    }
+
+    private async Task RenewOnceAsync()
+    {
+        var sent = Now;
+        await FencedAsync(async epoch =>
+        {
+            await store.RenewLeaseAsync(epoch, LeaseDuration, CancellationToken.None);
+            return true;
+        });
+        LeaseRenewed(sent);
+    }
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Releasing the sequencer lease of epoch {Epoch} failed; a successor waits for it to expire")]
+    private partial void LogLeaseReleaseFailed(Exception exception, long epoch);
+}
