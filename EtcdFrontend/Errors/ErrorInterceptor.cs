@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using KubeBrain.Grains.Interfaces;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime.Messaging;
 
@@ -10,11 +9,9 @@ namespace KubeBrain.EtcdFrontend.Errors;
 /// <summary>
 /// Turns transient failures below the frontend (the store refused a write, a grain call timed out, a silo went
 /// away, no gateway of the cluster can be reached) into etcd's <c>Unavailable</c>, which clients retry for reads;
-/// anything else stays an internal error. Long-lived streams (watches, lease keep-alives) end with etcd's
-/// <c>Unavailable</c> "server stopped" as soon as the process begins to stop, so that clients move to another
-/// frontend and the stop does not wait for them.
+/// anything else stays an internal error.
 /// </summary>
-internal sealed partial class ErrorInterceptor(IHostApplicationLifetime lifetime, ILogger<ErrorInterceptor> logger) : Interceptor
+internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -38,32 +35,13 @@ internal sealed partial class ErrorInterceptor(IHostApplicationLifetime lifetime
     {
         try
         {
-            await UntilStoppingAsync(continuation(requestStream, responseStream, context));
+            await continuation(requestStream, responseStream, context);
         }
         catch (Exception e) when (IsTransient(e))
         {
             LogTransient(e, context.Method);
             throw EtcdErrors.Timeout;
         }
-    }
-
-    /// <summary>
-    /// Waits for a stream's handler, or ends the call once the process begins to stop; the abandoned handler then
-    /// ends on its own, as the finished call aborts its streams.
-    /// </summary>
-    private async Task UntilStoppingAsync(Task handler)
-    {
-        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (lifetime.ApplicationStopping.Register(() => stopping.TrySetResult()))
-        {
-            if (await Task.WhenAny(handler, stopping.Task) == handler)
-            {
-                await handler;
-                return;
-            }
-        }
-        _ = handler.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        throw EtcdErrors.Stopped;
     }
 
     private static bool IsTransient(Exception e) =>

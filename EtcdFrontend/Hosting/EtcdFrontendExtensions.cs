@@ -58,6 +58,7 @@ public static class EtcdFrontendExtensions
             o.Interceptors.Add<ErrorInterceptor>();
         });
         services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
+        services.AddSingleton<StreamShutdown>();
         services.AddSingleton<SequencerCalls>();
         services.AddSingleton<KvBackend>();
         services.AddSingleton<ResponseHeaders>();

@@ -6,8 +6,8 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 
 /// <summary>
 /// The flags of an etcd frontend, with etcd's names where etcd has one, and the one parser for them: the frontend
-/// process takes these, and the single-node server (which co-hosts a frontend) derives its options from them and
-/// adds its own flags by overriding <see cref="With"/>.
+/// process takes these, and the server (a silo that co-hosts a frontend unless told not to) derives its options
+/// from them and adds its own flags by overriding <see cref="With"/>.
 /// </summary>
 public record FrontendCommandLine
 {
@@ -93,7 +93,7 @@ public record FrontendCommandLine
     /// Parses <c>--flag value</c> and <c>--flag=value</c> over <paramref name="defaults"/>, then checks the whole;
     /// throws <see cref="ArgumentException"/> naming the bad flag.
     /// </summary>
-    public static T Parse<T>(IReadOnlyList<string> args, T defaults)
+    private static T Parse<T>(IReadOnlyList<string> args, T defaults)
         where T : FrontendCommandLine
     {
         var options = defaults;

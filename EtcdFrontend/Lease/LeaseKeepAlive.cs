@@ -1,4 +1,5 @@
 using Grpc.Core;
+using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Mapping;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 
@@ -8,24 +9,29 @@ internal sealed partial class LeaseService
 {
     /// <summary>
     /// Answers each request in order with the lease's refreshed TTL (0 for a lease that is not live) and ends
-    /// cleanly when the client closes its side or goes away.
+    /// cleanly when the client closes its side or goes away, or with Unavailable when the process begins to stop.
     /// </summary>
     public override async Task LeaseKeepAlive(
         IAsyncStreamReader<Rpc.LeaseKeepAliveRequest> requestStream,
         IServerStreamWriter<Rpc.LeaseKeepAliveResponse> responseStream,
         ServerCallContext context)
     {
+        using var call = shutdown.Link(context);
         try
         {
-            await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+            await foreach (var request in requestStream.ReadAllAsync(call.Token))
             {
                 var result = await calls.KeepAliveAsync(request.ID);
-                await responseStream.WriteAsync(ProtoMapping.ToProto(request.ID, result, headers.At(result.Revision)), context.CancellationToken);
+                await responseStream.WriteAsync(ProtoMapping.ToProto(request.ID, result, headers.At(result.Revision)), call.Token);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException && context.CancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException && call.IsCancellationRequested)
         {
-            // The client went away (cancelled or dropped the connection): there is nobody left to answer.
+            // The client went away (cancelled or dropped the connection), or the process is stopping.
+        }
+        if (shutdown.IsStopping)
+        {
+            throw EtcdErrors.Stopped;
         }
     }
 }

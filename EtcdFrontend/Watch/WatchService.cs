@@ -1,4 +1,5 @@
 using Grpc.Core;
+using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
 using KubeBrain.EtcdFrontend.Mapping;
 using Microsoft.Extensions.Options;
@@ -9,10 +10,12 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// <summary>
 /// etcd's Watch service. Requests on a stream are handled one at a time, so `created` replies leave in request
 /// order (clients match them first-in, first-out), each before any event of its watcher. A client that closes
-/// its sending side keeps receiving until it cancels the call, as with etcd; a client that resets the stream
+/// its sending side keeps receiving until it cancels the call, as with etcd; a stream open when the process begins
+/// to stop ends with Unavailable; a client that resets the stream
 /// just ends it.
 /// </summary>
-internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHeaders headers, IOptions<EtcdFrontendOptions> options) : Rpc.Watch.WatchBase
+internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHeaders headers, StreamShutdown shutdown, IOptions<EtcdFrontendOptions> options)
+    : Rpc.Watch.WatchBase
 {
     /// <summary>etcd's text for a client-chosen watch id already in use on the stream.</summary>
     public const string DuplicateIdReason = "mvcc: duplicate watch ID provided on the WatchStream";
@@ -22,7 +25,8 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
 
     public override async Task Watch(IAsyncStreamReader<Rpc.WatchRequest> requestStream, IServerStreamWriter<Rpc.WatchResponse> responseStream, ServerCallContext context)
     {
-        var ct = context.CancellationToken;
+        using var call = shutdown.Link(context);
+        var ct = call.Token;
         var stream = new WatchStream(headers, options.Value.MaxRequestBytes + EtcdFrontendOptions.GrpcOverheadBytes);
         var sending = stream.SendLoopAsync(responseStream, ct);
         try
@@ -54,6 +58,11 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
         {
             hub.Close(stream);
             stream.Complete();
+        }
+        if (shutdown.IsStopping)
+        {
+            await sending.ContinueWith(_ => { }, TaskScheduler.Default);
+            throw EtcdErrors.Stopped;
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Grpc.Core;
 using KubeBrain.Tests.Infrastructure;
 using KubeBrain.Tests.Watch;
@@ -10,7 +11,8 @@ namespace KubeBrain.Tests.Behaviour;
 /// The cluster deployment as processes on loopback: two silos on one PostgreSQL (AdoNet clustering) and two
 /// frontend processes, each serving writes, reads, watches and leases (over several key ranges, so grains live on
 /// both silos); MemberList through either lists both; a frontend killed with -9 leaves the other serving and drops
-/// out of MemberList once its registration expires.
+/// out of MemberList once its registration expires; SIGTERM stops a frontend promptly, ending its watches with
+/// Unavailable.
 /// </summary>
 public sealed class ClusterTests
 {
@@ -88,6 +90,17 @@ public sealed class ClusterTests
             await Task.Delay(500);
         }
         Assert.Equal($"fe-a {a.Endpoint}", (await MembersAsync(a)).Select(m => $"{m.Name} {m.ClientURLs.Single()}").Single());
+
+        using var lastWatch = new Rpc.Watch.WatchClient(a.Channel).Watch();
+        await lastWatch.RequestStream.WriteAsync(new Rpc.WatchRequest { CreateRequest = new Rpc.WatchCreateRequest { Key = Etcd.Bytes("/registry/cluster/one") } });
+        Assert.True((await lastWatch.ResponseStream.MoveNext()) && lastWatch.ResponseStream.Current.Created);
+        var next = lastWatch.ResponseStream.MoveNext();
+        var stopping = Stopwatch.StartNew();
+        var exitCode = await a.TerminateAsync();
+        Assert.True(exitCode == 0, $"exit status {exitCode}:\n{a.Output}");
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(20), $"SIGTERM took {stopping.Elapsed} with a watch open");
+        var stopped = await Assert.ThrowsAsync<RpcException>(() => next);
+        Assert.Equal((StatusCode.Unavailable, "etcdserver: server stopped"), (stopped.StatusCode, stopped.Status.Detail));
     }
 
     private static async Task<IReadOnlyList<Rpc.Member>> MembersAsync(ServerProcess frontend) =>
