@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using Grpc.Core;
 using KubeBrain.Tests.Infrastructure;
 using KubeBrain.Tests.Watch;
 using Xunit;
@@ -17,7 +15,6 @@ public sealed class FailoverTests
 {
     private const string Prefix = "/registry/failover";
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
-    private static readonly TimeSpan RetryBackoff = TimeSpan.FromMilliseconds(50);
 
     [Fact]
     public async Task KillingTheSequencersSiloAndAFrontendMidLoadLosesNothingAndWatchesResume()
@@ -37,8 +34,8 @@ public sealed class FailoverTests
         await survivorWatch.CreateAsync(everything);
         await doomedWatch.CreateAsync(everything);
 
-        var load = new Load();
-        var writers = new[] { doomed, doomed, survivor, survivor }.Select((frontend, i) => load.WriteAsync(frontend, i)).ToList();
+        var load = new WriteLoad(Prefix, Wait);
+        var writers = new[] { doomed, doomed, survivor, survivor }.Select((frontend, i) => load.WriteAsync(frontend.Kv, i, () => frontend.HasExited)).ToList();
         await load.AckedAtLeastAsync(40);
 
         var sequencerSilo = cluster.Silos.Single(s => s.Output.Contains("Sequencer activated", StringComparison.Ordinal));
@@ -66,50 +63,5 @@ public sealed class FailoverTests
 
         var beforeItsKill = doomedWatch.All.SelectMany(r => r.Events).Select(e => e.Kv.ModRevision).ToList();
         Assert.Equal(Enumerable.Range(0, beforeItsKill.Count).Select(i => start + 1 + i), beforeItsKill);
-    }
-
-    /// <summary>Writers that put a fresh key per attempt, recording what was acknowledged at which revision.</summary>
-    private sealed class Load
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly SemaphoreSlim _progress = new(0);
-
-        public ConcurrentQueue<(string Key, long Revision)> Acked { get; } = new();
-
-        public ConcurrentQueue<string> Attempted { get; } = new();
-
-        public void Stop() => _stop.Cancel();
-
-        public async Task AckedAtLeastAsync(int count)
-        {
-            using var timeout = new CancellationTokenSource(Wait);
-            while (Acked.Count < count)
-            {
-                await _progress.WaitAsync(timeout.Token);
-            }
-        }
-
-        /// <summary>
-        /// Puts until stopped or until its frontend is gone. A failed put's outcome is unknown (it may have committed),
-        /// so it is only recorded as attempted.
-        /// </summary>
-        public async Task WriteAsync(ServerProcess frontend, int writer)
-        {
-            for (var i = 0; !_stop.IsCancellationRequested && !frontend.HasExited; i++)
-            {
-                var key = $"{Prefix}{writer % 3}/w{writer}-{i}";
-                Attempted.Enqueue(key);
-                try
-                {
-                    var put = await frontend.Kv.PutAsync(Etcd.Put(key, "v"), deadline: DateTime.UtcNow + Wait);
-                    Acked.Enqueue((key, put.Header.Revision));
-                    _progress.Release();
-                }
-                catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal)
-                {
-                    await Task.Delay(RetryBackoff);
-                }
-            }
-        }
     }
 }

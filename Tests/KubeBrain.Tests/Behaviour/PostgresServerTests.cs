@@ -1,6 +1,8 @@
 using Grpc.Core;
 using KubeBrain.Silo;
 using KubeBrain.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
 using Xunit;
 using static KubeBrain.Tests.Wire.WireHelpers;
 using Mvcc = KubeBrain.Protos.Mvccpb;
@@ -79,6 +81,42 @@ public sealed class PostgresServerTests
         Assert.Empty((await EventuallyAsync(() => server.Kv.RangeAsync(new Rpc.RangeRequest { Key = B("/registry/configmaps/ns/x"), Revision = 1 }).ResponseAsync)).Kvs);
         Assert.Empty((await server.Kv.RangeAsync(Get("/registry/secrets/ns/s"))).Kvs);
         Assert.Equal("x1", S(Assert.Single((await server.Kv.RangeAsync(new Rpc.RangeRequest { Key = B("/registry/configmaps/ns/x"), Revision = 3 })).Kvs).Value));
+    }
+
+    /// <summary>
+    /// PostgreSQL stopped (immediate shutdown, so commits in flight have an unknown outcome) and started again under
+    /// concurrent writes: puts are answered Unavailable during the outage and succeed after it, every acknowledged
+    /// put is present at its revision, and the revisions stay dense. A commit of unknown outcome holds the writes
+    /// behind it until the database answers, so they end Unavailable at the grain response timeout (shortened here).
+    /// </summary>
+    [Fact]
+    public async Task RestartingPostgresMidLoadLosesNoAcknowledgedWrite()
+    {
+        using var postgres = PostgresProcess.Start();
+        var database = postgres.CreateDatabase();
+        await using var server = await KubeBrainInstance.StartAsync(
+            StorageKind.Postgres,
+            configure: o => o with { PostgresConnectionString = database },
+            customize: builder => builder.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(3)));
+        var start = (await server.Kv.PutAsync(Put("/registry/restart-start/k", "0"))).Header.Revision;
+        var load = new WriteLoad("/registry/restart", Wait);
+        var writers = Enumerable.Range(0, 4).Select(i => load.WriteAsync(server.Kv, i, () => false)).ToList();
+        await load.AckedAtLeastAsync(30);
+
+        postgres.StopServer(immediate: true);
+        await load.SawUnavailableAsync();
+        var ackedBeforeRestart = load.Acked.Count;
+        postgres.StartServer();
+        await load.AckedAtLeastAsync(ackedBeforeRestart + 30);
+        load.Stop();
+        await Task.WhenAll(writers);
+
+        var listed = await EventuallyAsync(() => server.Kv.RangeAsync(new Rpc.RangeRequest { Key = B("/registry/restart"), RangeEnd = PrefixEnd("/registry/restart") }).ResponseAsync);
+        var stored = listed.Kvs.ToDictionary(kv => S(kv.Key), kv => kv.ModRevision);
+        Assert.All(load.Acked, acked => Assert.Equal(acked.Revision, stored.GetValueOrDefault(acked.Key)));
+        Assert.Equal(
+            Enumerable.Range(0, (int)(listed.Header.Revision - start + 1)).Select(i => start + i),
+            stored.Values.Order());
     }
 
     private static async Task AssertUnavailableAsync(Func<Task> call) =>
