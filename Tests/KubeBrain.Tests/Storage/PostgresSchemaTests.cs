@@ -37,7 +37,7 @@ public sealed class PostgresSchemaTests : IDisposable
 
         var applied = await Task.WhenAll(migrators);
 
-        Assert.Equal(Migrations, applied.SelectMany(names => names));
+        Assert.Equal(Migrations, applied.SelectMany(names => names).Order(StringComparer.Ordinal));
         Assert.Equal(["2"], await QueryAsync("SELECT count(*)::text FROM schema_migrations"));
         Assert.Equal(["1"], await QueryAsync("SELECT count(*)::text FROM meta"));
     }
