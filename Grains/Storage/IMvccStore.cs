@@ -190,8 +190,8 @@ public sealed record StoredRow(
 /// <summary>
 /// Whole revisions to append atomically. Every revision in [<see cref="FirstRevision"/>,
 /// <see cref="LastRevision"/>] has at least one row; rows are ordered by (revision, sub). <see cref="BatchId"/> is
-/// positive and names one batch among those of its epoch: the store records it with the batch, which is how an
-/// append of unknown outcome is recognised.
+/// positive and grows from batch to batch within an epoch: the store records it with the batch, which is how an
+/// append of unknown outcome is recognised, and a batch whose id is not above the recorded one cannot commit.
 /// </summary>
 public sealed record CommitBatch(long Epoch, long BatchId, long FirstRevision, long LastRevision, IReadOnlyList<StoredRow> Rows);
 

@@ -15,14 +15,14 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     /// <summary>
     /// Moves the current revision from first − 1 to last under the fences and inserts the rows, in one statement
     /// and so one round trip and one transaction: the insert reads the update's result, so a fenced batch writes
-    /// nothing. The update also refuses a batch id recorded already (see <see cref="ResolveSql"/>), and renews the
-    /// sequencer's time lease.
+    /// nothing. The update also refuses a batch id not above the one recorded (see <see cref="ResolveSql"/>), and
+    /// renews the sequencer's time lease.
     /// </summary>
     private const string AppendSql =
         """
         WITH advanced AS (
             UPDATE meta SET current_revision = $1, last_batch_id = $2, lease_expiry = now() + $16
-            WHERE id = 1 AND sequencer_epoch = $3 AND current_revision = $4 AND last_batch_id <> $2
+            WHERE id = 1 AND sequencer_epoch = $3 AND current_revision = $4 AND last_batch_id < $2
             RETURNING 1)
         INSERT INTO kv_log (revision, sub, key, create_revision, version, lease, value, tombstone, prev_revision, range_id, range_epoch)
         SELECT * FROM unnest($5::bigint[], $6::integer[], $7::bytea[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bytea[],
@@ -33,11 +33,12 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     /// <summary>
     /// Resolves an append of unknown outcome: the update waits for the row lock the append may still hold, so it
     /// reads the row after that transaction has ended. Where the append did not commit, it records the batch id,
-    /// so that the append can no longer commit should its statement still reach the server.
+    /// so that neither the append nor any earlier batch of the epoch (ids grow) can commit should its statement
+    /// still reach the server.
     /// </summary>
     private const string ResolveSql =
         """
-        UPDATE meta SET last_batch_id = CASE WHEN sequencer_epoch = $1 AND current_revision = $2 THEN $3 ELSE last_batch_id END
+        UPDATE meta SET last_batch_id = CASE WHEN sequencer_epoch = $1 AND current_revision = $2 THEN GREATEST(last_batch_id, $3) ELSE last_batch_id END
         WHERE id = 1
         RETURNING current_revision, sequencer_epoch
         """;

@@ -157,8 +157,9 @@ public sealed class PostgresFailureTests : IDisposable
 
     /// <summary>
     /// The connection is lost while the append is on its way to the server: the store finds it not committed and
-    /// says so, and when the lost request reaches the server after all, late, it commits nothing, because the
-    /// resolution recorded the batch id. The same rows then append normally under a new batch id.
+    /// says so. The next attempt at the same revisions is lost the same way. When both lost requests reach the
+    /// server after all, late, neither commits, because each resolution recorded its batch id and ids only grow.
+    /// The same rows then append normally under a new batch id.
     /// </summary>
     [Fact]
     public async Task AnAppendLostOnItsWayIsResolvedAsNotCommitted_AndCannotCommitLate()
@@ -176,10 +177,15 @@ public sealed class PostgresFailureTests : IDisposable
 
         await Assert.ThrowsAsync<StoreUnavailableException>(() => append.WaitAsync(Wait));
         Assert.Equal((1, 1), (_logs.Count(Category, OutcomeUnknown), _logs.Count(Category, Resolved)));
+        proxy.HoldRequests();
+        var again = store.AppendAsync(batch with { BatchId = 2 }, None);
+        await proxy.WaitForHeldPostgresRequestAsync(Wait);
+        proxy.CutClients();
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => again.WaitAsync(Wait));
         await proxy.DeliverHeldRequestsAsync(Wait);
-        Assert.Equal((1L, 1L), await MetaAsync(database));
+        Assert.Equal((1L, 2L), await MetaAsync(database));
         Assert.Empty((await store.ReadRevisionsAsync(2, 10, None)).Rows);
-        await store.AppendAsync(batch with { BatchId = 2 }, None);
+        await store.AppendAsync(batch with { BatchId = 3 }, None);
         Assert.Equal(Show.Rows(batch.Rows), Show.Rows((await store.ReadRevisionsAsync(2, 10, None)).Rows));
     }
 
