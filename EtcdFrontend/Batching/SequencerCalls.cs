@@ -34,3 +34,6 @@ internal sealed class SequencerCalls
     /// <summary>Refreshes the lease <paramref name="id"/>; see <see cref="IRevisionSequencerGrain.KeepAliveLeasesAsync"/>.</summary>
     public Task<LeaseKeepAliveResult> KeepAliveAsync(long id) => _keepAlives.CallAsync(id);
 }
+
+/// <summary>One keep-alive's answer: the TTL the lease was refreshed to (0: no live lease) and the store's revision.</summary>
+internal sealed record LeaseKeepAliveResult(long Ttl, long Revision);

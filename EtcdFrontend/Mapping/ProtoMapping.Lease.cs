@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.Grains.Interfaces.Model;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 

@@ -32,12 +32,9 @@ public sealed record LeaseGrantResult(
 public sealed record LeaseRevokeResult([property: Id(0)] LeaseOutcome Outcome, [property: Id(1)] long Revision);
 
 /// <summary>
-/// The answer to a keep-alive: the granted TTL the lease was refreshed to, or 0 when no live lease has the id; and
-/// the store's revision before the refresh.
+/// The answer to a batch of keep-alives: per lease, in request order, the granted TTL it was refreshed to, or 0 when
+/// no live lease has the id; and the store's revision before the refresh.
 /// </summary>
-public sealed record LeaseKeepAliveResult(long Ttl, long Revision);
-
-/// <summary>The answer to a batch of keep-alives: per lease, in request order, the TTL as in <see cref="LeaseKeepAliveResult"/>.</summary>
 [GenerateSerializer, Immutable, Alias("kb.LeaseKeepAliveResults")]
 public sealed record LeaseKeepAliveResults([property: Id(0)] IReadOnlyList<long> Ttls, [property: Id(1)] long Revision);
 

@@ -168,7 +168,8 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, IOptions<KeyRangeO
     /// </summary>
     private async Task ExpireAsync(GroupLock held)
     {
-        await Task.WhenAny(held.Released, Task.Delay(options.Value.GroupLockLease));
+        await held.Released.WaitAsync(options.Value.GroupLockLease)
+            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         if (!held.Released.IsCompleted)
         {
             LogLockExpired(_rangeId, held.GroupId, options.Value.GroupLockLease);

@@ -52,10 +52,12 @@ internal sealed partial class RevisionSequencerGrain
         return new LeaseRevokeResult(revoked ? LeaseOutcome.Ok : LeaseOutcome.NotFound, _current);
     }
 
-    public Task<LeaseKeepAliveResults> KeepAliveLeasesAsync(IReadOnlyList<long> ids)
+    /// <summary>Renews only while this activation holds the time lease, so a deposed one cannot push an expiry out.</summary>
+    public async Task<LeaseKeepAliveResults> KeepAliveLeasesAsync(IReadOnlyList<long> ids)
     {
+        await EnsureLeaseAsync();
         var now = Now;
-        return Task.FromResult(new LeaseKeepAliveResults([.. ids.Select(id => _lessor.Renew(id, now))], _current));
+        return new LeaseKeepAliveResults([.. ids.Select(id => _lessor.Renew(id, now))], _current);
     }
 
     public Task<LeaseTimeToLiveResult> LeaseTimeToLiveAsync(long id, bool keys) =>

@@ -29,6 +29,9 @@ internal sealed partial class RevisionSequencerGrain
         _leaseValidUntil = TimeSpan.Zero;
         try
         {
+            // A renewal or append still under way would extend the lease again after the release.
+            await Task.WhenAll(_renewing, _flushing).WaitAsync(cancellationToken)
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
             await store.ReleaseLeaseAsync(_epoch, cancellationToken);
         }
         catch (Exception failure)

@@ -5,11 +5,13 @@ namespace KubeBrain.Tests.Frontend;
 
 public sealed class CallBatcherTests
 {
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
     [Fact]
     public async Task RequestsArrivingDuringACallShareTheNextCallNeverTheOneInFlight()
     {
         var calls = new List<(IReadOnlyList<int> Requests, TaskCompletionSource Gate)>();
-        var callMade = new SemaphoreSlim(0);
+        using var callMade = new SemaphoreSlim(0);
         var batcher = new CallBatcher<int, string>(async requests =>
         {
             var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -25,16 +27,16 @@ public sealed class CallBatcherTests
         });
 
         var first = batcher.CallAsync(1);
-        await callMade.WaitAsync();
+        Assert.True(await callMade.WaitAsync(Wait));
         var waiting = new[] { batcher.CallAsync(2), batcher.CallAsync(3), batcher.CallAsync(4) };
         calls[0].Gate.SetResult();
 
-        Assert.Equal("1@1", await first);
-        await callMade.WaitAsync();
+        Assert.Equal("1@1", await first.WaitAsync(Wait));
+        Assert.True(await callMade.WaitAsync(Wait));
         Assert.All(waiting, w => Assert.False(w.IsCompleted));
         Assert.Equal(new[] { 2, 3, 4 }, calls[1].Requests);
         calls[1].Gate.SetResult();
-        Assert.Equal(new[] { "2@2", "3@2", "4@2" }, await Task.WhenAll(waiting));
+        Assert.Equal(new[] { "2@2", "3@2", "4@2" }, await Task.WhenAll(waiting).WaitAsync(Wait));
         Assert.Equal(2, calls.Count);
     }
 

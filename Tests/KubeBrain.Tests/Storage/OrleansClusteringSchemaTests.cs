@@ -97,7 +97,7 @@ public sealed class OrleansClusteringSchemaTests : IAsyncLifetime
         await ScalarAsync("InsertMembershipKey", Entry(port: 11111, version: 0));
         await ScalarAsync("InsertMembershipKey", Entry(port: 11112, version: 1));
         await ScalarAsync("InsertMembershipKey", Entry(port: 11113, version: 2, proxyPort: 0));
-        await ScalarAsync("UpdateMembershipKey", Update(port: 11112, status: Dead, version: 3));
+        await ScalarAsync("UpdateMembershipKey", Update(port: 11112, status: Dead, version: 3, suspect: "S127.0.0.1:11111:1@2026-11-26 00:00:00.000 GMT"));
 
         var gateways = await RunAsync("GatewaysQueryKey", [.. Key(), P("Status", Active)]);
 

@@ -129,12 +129,11 @@ DELETE FROM OrleansMembershipTable WHERE DeploymentId = @DeploymentId;
 DELETE FROM OrleansMembershipVersionTable WHERE DeploymentId = @DeploymentId
 $q$),
 
--- Prunes dead silos that started and last beat before @IAmAliveTime and suspect nobody.
+-- Prunes dead silos that started and last beat before @IAmAliveTime (whatever votes declared them dead).
 ('CleanupDefunctSiloEntriesKey', $q$
 DELETE FROM OrleansMembershipTable
 WHERE DeploymentId = @DeploymentId AND Status = 6
   AND StartTime < @IAmAliveTime AND IAmAliveTime < @IAmAliveTime
-  AND COALESCE(SuspectTimes, '') = ''
 $q$),
 
 -- Prunes one dead silo, only if its row is still exactly as the caller read it.
