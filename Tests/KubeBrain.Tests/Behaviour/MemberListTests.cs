@@ -22,9 +22,9 @@ public sealed class MemberListTests(ServerFixture fixture) : IClassFixture<Serve
     {
         var other = new FrontendMember("other", 42, ["http://10.0.0.9:2379"]);
 
-        await Registry.RegisterAsync(other, TimeSpan.FromSeconds(1));
+        await Registry.RegisterAsync(other, TimeSpan.FromSeconds(5));
         var listed = await MembersAsync();
-        await WaitUntilAsync(async () => (await MembersAsync()).Count == 1, TimeSpan.FromSeconds(10));
+        await WaitUntilAsync(async () => (await MembersAsync()).Count == 1, TimeSpan.FromSeconds(30));
 
         Assert.Equal(["other http://10.0.0.9:2379", $"default {Kb.Endpoint}"], listed.Select(m => $"{m.Name} {string.Join(",", m.ClientURLs)}"));
         Assert.Equal(42UL, listed[0].ID);
