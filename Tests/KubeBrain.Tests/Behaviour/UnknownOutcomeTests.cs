@@ -3,6 +3,7 @@ using Grpc.Core;
 using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.KeyRange;
+using KubeBrain.Grains.Sequencer;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.InMemory;
 using KubeBrain.Tests.Infrastructure;
@@ -124,6 +125,55 @@ public sealed class UnknownOutcomeTests
         Assert.Equal([SubmitStatus.Retry], submitted.Statuses);
         Assert.True((await sequencer.DirectoryAsync()).Version > directory.Version);
         Assert.Equal(2, (await sequencer.BarrierAsync()).Revision);
+    }
+
+    /// <summary>
+    /// A sequencer deposed while its renewals stall (a successor took the epoch and wrote revision 3) must not answer
+    /// a read with its own, older revision once its time lease has lapsed: the read waits for a renewal, which is
+    /// fenced, and ends Unavailable; the next activation answers with the successor's revision.
+    /// </summary>
+    [Fact]
+    public async Task ADeposedSequencerWhoseLeaseLapsedAnswersNoStaleRead()
+    {
+        var lease = TimeSpan.FromSeconds(1);
+        var store = new GatedStore(new InMemoryMvccStore());
+        await using var server = await KubeBrainInstance.StartAsync(customize: builder =>
+        {
+            builder.Services.AddSingleton<IMvccStore>(store);
+            builder.Services.Configure<SequencerOptions>(o => o.LeaseDuration = lease);
+        });
+        await server.Kv.PutAsync(Etcd.Put("k", "v1"));
+        var renewals = store.HoldRenewals();
+
+        var successor = await store.OpenAsync(lease, CancellationToken.None);
+        var row = new StoredRow(3, 0, Encoding.UTF8.GetBytes("other"), 3, 1, 0, [1], false, 0, "default", 1);
+        await store.AppendAsync(new CommitBatch(successor.Epoch, 1, 3, 3, [row]), CancellationToken.None);
+        var read = server.Kv.RangeAsync(Etcd.Get("k")).ResponseAsync;
+        // The deposed activation must not answer while its renewal is held: give a wrong answer time to arrive.
+        await Task.WhenAny(read, Task.Delay(lease));
+        renewals.SetResult();
+
+        var answered = await Record.ExceptionAsync(() => read);
+        if (answered is null)
+        {
+            Assert.True((await read).Header.Revision >= 3, $"a stale read at revision {(await read).Header.Revision}");
+        }
+        else
+        {
+            Assert.Equal(StatusCode.Unavailable, Assert.IsType<RpcException>(answered).StatusCode);
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                Assert.Equal(3, (await server.Kv.RangeAsync(Etcd.Get("k"))).Header.Revision);
+                break;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < deadline)
+            {
+            }
+        }
     }
 
     private static Task<KubeBrainInstance> StartAsync(IMvccStore store) =>

@@ -11,6 +11,7 @@ namespace KubeBrain.Tests.Infrastructure;
 public sealed class GatedStore(IMvccStore inner) : IMvccStore
 {
     private volatile Gate? _gate;
+    private volatile TaskCompletionSource? _renewals;
 
     /// <summary>Holds the next append whose batch matches until <see cref="Gate.Open"/>.</summary>
     public Gate HoldNextAppend(Func<CommitBatch, bool> matches)
@@ -19,6 +20,9 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
         _gate = gate;
         return gate;
     }
+
+    /// <summary>Holds every lease renewal until the returned source is completed.</summary>
+    public TaskCompletionSource HoldRenewals() => _renewals = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public async Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
     {
@@ -33,8 +37,14 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
     public Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken) =>
         inner.OpenAsync(leaseDuration, cancellationToken);
 
-    public Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
-        inner.RenewLeaseAsync(epoch, leaseDuration, cancellationToken);
+    public async Task RenewLeaseAsync(long epoch, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        if (_renewals is { } held)
+        {
+            await held.Task;
+        }
+        await inner.RenewLeaseAsync(epoch, leaseDuration, cancellationToken);
+    }
 
     public Task ReleaseLeaseAsync(long epoch, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(epoch, cancellationToken);
 
