@@ -176,6 +176,36 @@ public sealed class UnknownOutcomeTests
         }
     }
 
+    /// <summary>
+    /// A deposed sequencer's store writes are fenced: a range claim it still accepts is answered Unavailable and
+    /// writes nothing, and the activation gives way, so the next call meets one that loaded the successor's state.
+    /// </summary>
+    [Fact]
+    public async Task ADeposedSequencersClaimIsRefusedAndItGivesWay()
+    {
+        var lease = TimeSpan.FromSeconds(1);
+        var store = new GatedStore(new InMemoryMvccStore());
+        await using var server = await KubeBrainInstance.StartAsync(customize: builder =>
+        {
+            builder.Services.AddSingleton<IMvccStore>(store);
+            builder.Services.Configure<SequencerOptions>(o => o.LeaseDuration = lease);
+        });
+        await server.Kv.PutAsync(Etcd.Put("/registry/pods/ns/a", "1"));
+        var sequencer = server.Services.GetRequiredService<IGrainFactory>().GetGrain<IRevisionSequencerGrain>(0);
+        var renewals = store.HoldRenewals();
+        var successor = await store.OpenAsync(lease, CancellationToken.None);
+        var before = await store.ListRangesAsync(CancellationToken.None);
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => sequencer.ClaimRangeAsync("/registry/pods/"));
+
+        Assert.Equal(before, await store.ListRangesAsync(CancellationToken.None));
+        renewals.SetResult();
+        await store.ReleaseLeaseAsync(successor.Epoch, CancellationToken.None);
+        var claim = await sequencer.ClaimRangeAsync("/registry/pods/");
+        Assert.Equal(before.Single(r => r.RangeId == "/registry/pods/").Epoch + 1, claim.Epoch);
+        Assert.Equal(2, claim.Revision);
+    }
+
     private static Task<KubeBrainInstance> StartAsync(IMvccStore store) =>
         KubeBrainInstance.StartAsync(customize: builder =>
         {
