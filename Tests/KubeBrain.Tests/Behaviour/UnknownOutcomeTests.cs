@@ -21,6 +21,7 @@ namespace KubeBrain.Tests.Behaviour;
 public sealed class UnknownOutcomeTests
 {
     private static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan SequencerLease = TimeSpan.FromSeconds(1);
 
     [Fact]
     public async Task ASingleRangeWriteCommittedAfterItsCallTimedOutIsSeenAndNotOverwritten()
@@ -135,22 +136,17 @@ public sealed class UnknownOutcomeTests
     [Fact]
     public async Task ADeposedSequencerWhoseLeaseLapsedAnswersNoStaleRead()
     {
-        var lease = TimeSpan.FromSeconds(1);
         var store = new GatedStore(new InMemoryMvccStore());
-        await using var server = await KubeBrainInstance.StartAsync(customize: builder =>
-        {
-            builder.Services.AddSingleton<IMvccStore>(store);
-            builder.Services.Configure<SequencerOptions>(o => o.LeaseDuration = lease);
-        });
+        await using var server = await StartWithLeaseAsync(store);
         await server.Kv.PutAsync(Etcd.Put("k", "v1"));
         var renewals = store.HoldRenewals();
 
-        var successor = await store.OpenAsync(lease, CancellationToken.None);
+        var successor = await store.OpenAsync(SequencerLease, CancellationToken.None);
         var row = new StoredRow(3, 0, Encoding.UTF8.GetBytes("other"), 3, 1, 0, [1], false, 0, "default", 1);
         await store.AppendAsync(new CommitBatch(successor.Epoch, 1, 3, 3, [row]), CancellationToken.None);
         var read = server.Kv.RangeAsync(Etcd.Get("k")).ResponseAsync;
         // The deposed activation must not answer while its renewal is held: give a wrong answer time to arrive.
-        await Task.WhenAny(read, Task.Delay(lease));
+        await Task.WhenAny(read, Task.Delay(SequencerLease));
         renewals.SetResult();
 
         var answered = await Record.ExceptionAsync(() => read);
@@ -183,17 +179,12 @@ public sealed class UnknownOutcomeTests
     [Fact]
     public async Task ADeposedSequencersClaimIsRefusedAndItGivesWay()
     {
-        var lease = TimeSpan.FromSeconds(1);
         var store = new GatedStore(new InMemoryMvccStore());
-        await using var server = await KubeBrainInstance.StartAsync(customize: builder =>
-        {
-            builder.Services.AddSingleton<IMvccStore>(store);
-            builder.Services.Configure<SequencerOptions>(o => o.LeaseDuration = lease);
-        });
+        await using var server = await StartWithLeaseAsync(store);
         await server.Kv.PutAsync(Etcd.Put("/registry/pods/ns/a", "1"));
         var sequencer = server.Services.GetRequiredService<IGrainFactory>().GetGrain<IRevisionSequencerGrain>(0);
         var renewals = store.HoldRenewals();
-        var successor = await store.OpenAsync(lease, CancellationToken.None);
+        var successor = await store.OpenAsync(SequencerLease, CancellationToken.None);
         var before = await store.ListRangesAsync(CancellationToken.None);
 
         await Assert.ThrowsAsync<StoreUnavailableException>(() => sequencer.ClaimRangeAsync("/registry/pods/"));
@@ -205,6 +196,14 @@ public sealed class UnknownOutcomeTests
         Assert.Equal(before.Single(r => r.RangeId == "/registry/pods/").Epoch + 1, claim.Epoch);
         Assert.Equal(2, claim.Revision);
     }
+
+    /// <summary>A server on <paramref name="store"/> whose sequencer holds a short time lease.</summary>
+    private static Task<KubeBrainInstance> StartWithLeaseAsync(IMvccStore store) =>
+        KubeBrainInstance.StartAsync(customize: builder =>
+        {
+            builder.Services.AddSingleton(store);
+            builder.Services.Configure<SequencerOptions>(o => o.LeaseDuration = SequencerLease);
+        });
 
     private static Task<KubeBrainInstance> StartAsync(IMvccStore store) =>
         KubeBrainInstance.StartAsync(customize: builder =>
