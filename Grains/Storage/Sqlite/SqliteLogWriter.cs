@@ -211,41 +211,40 @@ internal sealed class SqliteLogWriter : IDisposable
         return removed;
     }
 
-    public long ClaimRange(long epoch, string rangeId)
-    {
-        using var transaction = _connection.BeginTransaction(deferred: false);
-        ReadFencedMeta(transaction, epoch, $"The claim of range {rangeId}");
-        _claimRange.Transaction = transaction;
-        _claimRange.Parameters[0].Value = rangeId;
-        var rangeEpoch = (long)_claimRange.ExecuteScalar()!;
-        transaction.Commit();
-        return rangeEpoch;
-    }
+    public long ClaimRange(long epoch, string rangeId) =>
+        Fenced(epoch, $"The claim of range {rangeId}", _claimRange, command =>
+        {
+            command.Parameters[0].Value = rangeId;
+            return (long)command.ExecuteScalar()!;
+        });
 
     /// <summary>Inserts the lease unless its id is taken; true when it was inserted.</summary>
-    public bool GrantLease(long epoch, StoredLease lease)
-    {
-        using var transaction = _connection.BeginTransaction(deferred: false);
-        ReadFencedMeta(transaction, epoch, $"The grant of lease {lease.Id}");
-        _grantLease.Transaction = transaction;
-        _grantLease.Parameters[0].Value = lease.Id;
-        _grantLease.Parameters[1].Value = lease.Ttl;
-        _grantLease.Parameters[2].Value = lease.RemainingTtl;
-        var inserted = _grantLease.ExecuteNonQuery() == 1;
-        transaction.Commit();
-        return inserted;
-    }
+    public bool GrantLease(long epoch, StoredLease lease) =>
+        Fenced(epoch, $"The grant of lease {lease.Id}", _grantLease, command =>
+        {
+            command.Parameters[0].Value = lease.Id;
+            command.Parameters[1].Value = lease.Ttl;
+            command.Parameters[2].Value = lease.RemainingTtl;
+            return command.ExecuteNonQuery() == 1;
+        });
 
     /// <summary>Deletes the lease; true when it was recorded.</summary>
-    public bool RevokeLease(long epoch, long id)
+    public bool RevokeLease(long epoch, long id) =>
+        Fenced(epoch, $"The revoke of lease {id}", _revokeLease, command =>
+        {
+            command.Parameters[0].Value = id;
+            return command.ExecuteNonQuery() == 1;
+        });
+
+    /// <summary>Runs one sequencer write in its own immediate transaction, after the fence of <paramref name="epoch"/>.</summary>
+    private T Fenced<T>(long epoch, string write, SqliteCommand command, Func<SqliteCommand, T> run)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        ReadFencedMeta(transaction, epoch, $"The revoke of lease {id}");
-        _revokeLease.Transaction = transaction;
-        _revokeLease.Parameters[0].Value = id;
-        var deleted = _revokeLease.ExecuteNonQuery() == 1;
+        ReadFencedMeta(transaction, epoch, write);
+        command.Transaction = transaction;
+        var result = run(command);
         transaction.Commit();
-        return deleted;
+        return result;
     }
 
     public void Dispose()
