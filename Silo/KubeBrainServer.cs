@@ -1,3 +1,4 @@
+using KubeBrain.Grains.Interfaces;
 using KubeBrain.EtcdFrontend.Hosting;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.InMemory;
@@ -41,6 +42,7 @@ public static class KubeBrainServer
                 builder.Services.AddSingleton<IMvccStore>(_ => new SqliteMvccStore(Path.Combine(options.EffectiveDataDir, DatabaseFile)));
                 break;
         }
+        builder.Services.AddSingleton<LocalCommits>();
         builder.UseOrleans(silo =>
         {
             if (options.Storage == StorageKind.Postgres)

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
@@ -14,9 +15,22 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// whose stream could not take a response (parked), reads the feed on its own from its next revision and
 /// joins the synced set at exactly F + 1, under the same lock the hub delivers under, so nothing is skipped or
 /// repeated at the seam. When the feed breaks (grain deactivation, silo loss) the hub reopens it from F + 1.
+/// <para>
+/// A frontend hosted in a silo also hears that silo's sequencer announce its commits in process
+/// (<see cref="LocalCommits"/>), which spares the feed's message hop on the path from commit to event. Either
+/// source may bring a revision first; the hub takes only F + 1 from either, so the other's copy is dropped and a
+/// missed announcement leaves a gap only until the feed fills it.
+/// </para>
 /// </summary>
-internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls calls, IOptions<EtcdFrontendOptions> options, ILogger<WatchHub> logger) : IHostedService
+internal sealed partial class WatchHub(
+    IGrainFactory grains,
+    SequencerCalls calls,
+    IOptions<EtcdFrontendOptions> options,
+    ILogger<WatchHub> logger,
+    LocalCommits? localCommits = null) : IHostedService
 {
+    private const int LocalBacklog = 256;
+
     private const int FeedBatchSize = 1000;
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
 
@@ -26,8 +40,12 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
     private readonly SemaphoreSlim _starting = new(1, 1);
     private long _fed;
     private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Channel<IReadOnlyList<FeedItem>> _announced = Channel.CreateBounded<IReadOnlyList<FeedItem>>(
+        new BoundedChannelOptions(LocalBacklog) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private Task? _feeding;
     private Task? _notifying;
+    private Task? _hearing;
+    private IDisposable? _subscription;
 
     private IRevisionSequencerGrain Sequencer => grains.GetGrain<IRevisionSequencerGrain>(0);
 
@@ -69,6 +87,19 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
     /// next free one for id 0. Nothing is delivered to the watcher before <see cref="Start"/>.
     /// </summary>
     public (Registration Outcome, Watcher? Watcher, long Revision) Register(
+        WatchStream stream, long requestedId, long requestedStart, Func<long, long, Watcher> create)
+    {
+        try
+        {
+            return RegisterLocked(stream, requestedId, requestedStart, create);
+        }
+        finally
+        {
+            stream.Flush();
+        }
+    }
+
+    private (Registration Outcome, Watcher? Watcher, long Revision) RegisterLocked(
         WatchStream stream, long requestedId, long requestedStart, Func<long, long, Watcher> create)
     {
         lock (_lock)
@@ -158,6 +189,7 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
                 stream.TryEnqueue(WatchStream.Notice(-1), _fed);
             }
         }
+        stream.Flush();
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -166,7 +198,8 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stop.CancelAsync();
-        foreach (var task in new[] { _feeding, _notifying })
+        _subscription?.Dispose();
+        foreach (var task in new[] { _feeding, _notifying, _hearing })
         {
             if (task is not null)
             {
@@ -192,6 +225,11 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
                     _fed = barrier.Revision;
                 }
                 _feeding = FeedLoopAsync(_stop.Token);
+                if (localCommits is not null)
+                {
+                    _subscription = localCommits.Subscribe(committed => _announced.Writer.TryWrite(committed));
+                    _hearing = HearLoopAsync(_stop.Token);
+                }
                 _notifying = NotifyLoopAsync(options.Value.WatchProgressNotifyInterval, _stop.Token);
             }
         }
@@ -233,12 +271,38 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
         }
     }
 
-    /// <summary>Hands one revision to every synced watcher that wants it; parks those whose stream is full.</summary>
+    /// <summary>Delivers the revisions this silo's sequencer announces, as far as they continue F.</summary>
+    private async Task HearLoopAsync(CancellationToken stop)
+    {
+        try
+        {
+            await foreach (var committed in _announced.Reader.ReadAllAsync(stop))
+            {
+                foreach (var item in committed)
+                {
+                    Deliver(item);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Hands revision F + 1 to every synced watcher that wants it and parks those whose stream is full; any other
+    /// revision is ignored (one the hub already has, or one an announcement brought ahead of a gap).
+    /// </summary>
     private void Deliver(FeedItem item)
     {
         var revision = new RevisionEvents(item);
+        var touched = new HashSet<WatchStream>();
         lock (_lock)
         {
+            if (item.Revision != _fed + 1)
+            {
+                return;
+            }
             List<Watcher>? parked = null;
             foreach (var watcher in _synced)
             {
@@ -253,6 +317,7 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
                         (parked ??= []).Add(watcher);
                         continue;
                     }
+                    touched.Add(watcher.Stream);
                     watcher.SawEvents = true;
                 }
                 watcher.Next = item.Revision + 1;
@@ -268,6 +333,10 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
             var advanced = _advanced;
             _advanced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             advanced.TrySetResult();
+        }
+        foreach (var stream in touched)
+        {
+            stream.Flush();
         }
     }
 
@@ -401,16 +470,22 @@ internal sealed partial class WatchHub(IGrainFactory grains, SequencerCalls call
 
     private void NotifyProgress()
     {
+        var touched = new HashSet<WatchStream>();
         lock (_lock)
         {
             foreach (var watcher in _synced)
             {
-                if (watcher.ProgressNotify && !watcher.SawEvents && _fed >= watcher.StartRevision - 1)
+                if (watcher.ProgressNotify && !watcher.SawEvents && _fed >= watcher.StartRevision - 1 &&
+                    watcher.Stream.TryEnqueue(WatchStream.Notice(watcher.Id), _fed))
                 {
-                    watcher.Stream.TryEnqueue(WatchStream.Notice(watcher.Id), _fed);
+                    touched.Add(watcher.Stream);
                 }
                 watcher.SawEvents = false;
             }
+        }
+        foreach (var stream in touched)
+        {
+            stream.Flush();
         }
     }
 

@@ -8,8 +8,13 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// <summary>
 /// One Watch gRPC stream: its watchers, their ids, and one ordered outbound queue drained by a single send loop,
 /// so responses leave in the order they were queued. The hub queues only a reference to a revision per watcher;
-/// the send loop selects and encodes the events, off the hub's path and in parallel across streams. The queue is
-/// bounded: the hub never waits on it; a watcher whose revision does not fit is parked and catches up instead.
+/// the send loop selects and encodes the events. The queue is bounded: the hub never waits on it; a watcher whose
+/// revision does not fit is parked and catches up instead.
+/// <para>
+/// What the hub queues under its lock is sent when it calls <see cref="Flush"/> after releasing the lock: an idle
+/// send loop then resumes on the caller's thread, so a commit reaches the sockets of every stream it touches
+/// without a thread-pool hand-off per stream. Queuing outside the hub's lock flushes by itself.
+/// </para>
 /// </summary>
 internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
 {
@@ -22,6 +27,7 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
     private readonly Dictionary<long, Watcher> _watchers = [];
+    private TaskCompletionSource? _idle;
     private long _nextId;
     private Rpc.ResponseHeader? _header;
 
@@ -61,24 +67,30 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     /// <summary>A control response (created, canceled, progress) for <paramref name="watchId"/>; its header is set when sent.</summary>
     public static Rpc.WatchResponse Notice(long watchId) => new() { WatchId = watchId };
 
-    /// <summary>Queues one revision for a watcher if it fits now (the hub's path).</summary>
+    /// <summary>Queues one revision for a watcher if it fits now (the hub's path, under its lock; see <see cref="Flush"/>).</summary>
     public bool TryEnqueue(Watcher watcher, RevisionEvents revision, long headerRevision) =>
         _queue.Writer.TryWrite(new Outgoing(watcher, revision, null, headerRevision));
 
-    /// <summary>Queues one revision for a watcher, waiting for room (catch-up).</summary>
+    /// <summary>Queues one revision for a watcher, waiting for room, and sends it (catch-up).</summary>
     public ValueTask EnqueueAsync(Watcher watcher, RevisionEvents revision, long headerRevision, CancellationToken cancellationToken) =>
-        _queue.Writer.WriteAsync(new Outgoing(watcher, revision, null, headerRevision), cancellationToken);
+        EnqueueAndFlushAsync(new Outgoing(watcher, revision, null, headerRevision), cancellationToken);
 
     /// <summary>Waits until the queue has room.</summary>
     public async Task WaitForRoomAsync(CancellationToken cancellationToken) => await _queue.Writer.WaitToWriteAsync(cancellationToken);
 
-    /// <summary>Queues a control response if it fits now.</summary>
+    /// <summary>Queues a control response if it fits now (under the hub's lock; see <see cref="Flush"/>).</summary>
     public bool TryEnqueue(Rpc.WatchResponse control, long headerRevision) =>
         _queue.Writer.TryWrite(new Outgoing(null, null, control, headerRevision));
 
-    /// <summary>Queues a control response, waiting for room.</summary>
+    /// <summary>Queues a control response, waiting for room, and sends it.</summary>
     public ValueTask EnqueueAsync(Rpc.WatchResponse control, long headerRevision, CancellationToken cancellationToken) =>
-        _queue.Writer.WriteAsync(new Outgoing(null, null, control, headerRevision), cancellationToken);
+        EnqueueAndFlushAsync(new Outgoing(null, null, control, headerRevision), cancellationToken);
+
+    /// <summary>
+    /// Sends what is queued: an idle send loop resumes on this thread until its writes wait for the network. Call it
+    /// after queuing with <c>TryEnqueue</c>, once no lock is held.
+    /// </summary>
+    public void Flush() => Interlocked.Exchange(ref _idle, null)?.TrySetResult();
 
     /// <summary>
     /// Writes queued responses to the client until the stream ends. Each round takes everything queued and, between
@@ -93,12 +105,21 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         var buffered = new WriteOptions(WriteFlags.BufferHint);
         var reader = _queue.Reader;
         var round = new List<Outgoing>();
-        while (await reader.WaitToReadAsync(cancellationToken))
+        await using var stop = cancellationToken.Register(Flush);
+        while (true)
         {
             round.Clear();
             while (round.Count < Round && reader.TryRead(out var entry))
             {
                 round.Add(entry);
+            }
+            if (round.Count == 0)
+            {
+                if (!await IdleAsync(cancellationToken))
+                {
+                    return;
+                }
+                continue;
             }
             var responses = Build(round);
             for (var i = 0; i < responses.Count; i++)
@@ -109,7 +130,34 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         }
     }
 
-    public void Complete() => _queue.Writer.TryComplete();
+    public void Complete()
+    {
+        _queue.Writer.TryComplete();
+        Flush();
+    }
+
+    private async ValueTask EnqueueAndFlushAsync(Outgoing outgoing, CancellationToken cancellationToken)
+    {
+        await _queue.Writer.WriteAsync(outgoing, cancellationToken);
+        Flush();
+    }
+
+    /// <summary>
+    /// Waits for a <see cref="Flush"/> with the queue drained; false once the queue is completed and empty. The wait
+    /// is published before the queue is looked at again, so an entry queued meanwhile is never left unsent.
+    /// </summary>
+    private async ValueTask<bool> IdleAsync(CancellationToken cancellationToken)
+    {
+        var idle = new TaskCompletionSource();
+        Interlocked.Exchange(ref _idle, idle);
+        if (_queue.Reader.TryPeek(out _) || _queue.Reader.Completion.IsCompleted)
+        {
+            Flush();
+        }
+        await idle.Task;
+        cancellationToken.ThrowIfCancellationRequested();
+        return !_queue.Reader.Completion.IsCompleted;
+    }
 
     private List<Rpc.WatchResponse> Build(List<Outgoing> round)
     {

@@ -74,7 +74,10 @@ internal sealed partial class RevisionSequencerGrain
         _tailBytes = 0;
     }
 
-    /// <summary>Appends a flush's committed revisions to the tail and wakes the feeds waiting for them.</summary>
+    /// <summary>
+    /// Appends a flush's committed revisions to the tail, wakes the feeds waiting for them and announces them to
+    /// a frontend in this process.
+    /// </summary>
     private void Publish(List<FeedItem> committed)
     {
         _tail.AddRange(committed);
@@ -90,6 +93,7 @@ internal sealed partial class RevisionSequencerGrain
         var waiting = _committed;
         _committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         waiting.TrySetResult();
+        localCommits.Publish(committed);
     }
 
     /// <summary>About how many bytes an item holds in memory.</summary>

@@ -18,7 +18,8 @@ namespace KubeBrain.Grains.Sequencer;
 /// </para>
 /// </summary>
 [Reentrant]
-internal sealed partial class RevisionSequencerGrain(IMvccStore store, IOptions<SequencerOptions> options, ILogger<RevisionSequencerGrain> logger)
+internal sealed partial class RevisionSequencerGrain(
+    IMvccStore store, LocalCommits localCommits, IOptions<SequencerOptions> options, ILogger<RevisionSequencerGrain> logger)
     : Grain, IRevisionSequencerGrain
 {
     private const int PurgeBatchRows = 1000;
