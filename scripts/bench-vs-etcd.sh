@@ -10,7 +10,8 @@
 # Needs etcd on PATH (Debian: apt-get install -y etcd-server etcd-client). Optional: TOTAL (20000),
 # CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating),
 # STORAGE (sqlite, or postgres: a throwaway PostgreSQL cluster with synchronous_commit=on is started for the run;
-# needs Debian's postgresql; the rows per commit that group commit achieved are printed at the end).
+# needs Debian's postgresql; the rows per commit that group commit achieved are printed at the end),
+# LATENCY_ONLY (1: only watch-latency, ROUNDS times alternating, one row per run with p50/p90/p99).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BENCH:?set BENCH to the etcd benchmark binary}"
@@ -86,6 +87,19 @@ workloads=(
   "lease-keepalive|lease-keepalive --total=$TOTAL"
   "watch: 1000 watchers, events/s|watch --streams=10 --watch-per-stream=100 --watched-key-total=1 --put-total=2000 --put-rate=100000 --key-size=32"
 )
+if [ "${LATENCY_ONLY:-0}" = 1 ]; then
+  echo "| run | server | p50 ms | p90 ms | p99 ms |"
+  echo "|---|---|---:|---:|---:|"
+  for round in $(seq 1 "$ROUNDS"); do
+    for target in "KubeBrain $kb_port" "etcd $etcd_port"; do
+      read -r name port <<<"$target"
+      "$BENCH" --endpoints="127.0.0.1:$port" --conns="$CONNS" --clients="$CLIENTS" watch-latency --total=2000 --put-rate=200 --key-size=32 --val-size=32 2>&1 \
+        | tr '\r' '\n' | awk -v r="$round" -v n="$name" '/ 50% in/ { a = $3 * 1000 } / 90% in/ { b = $3 * 1000 } / 99% in/ { c = $3 * 1000 }
+            END { printf "| %d | %s | %.2f | %.2f | %.2f |\n", r, n, a, b, c }'
+    done
+  done
+  exit 0
+fi
 echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd |"
 echo "|---|---:|---:|---:|"
 for w in "${workloads[@]}"; do

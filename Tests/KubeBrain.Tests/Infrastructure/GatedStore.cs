@@ -6,7 +6,8 @@ namespace KubeBrain.Tests.Infrastructure;
 /// <summary>
 /// An <see cref="IMvccStore"/> decorator that can hold appends at a gate: the test learns when a matching
 /// append reached the store and decides when it may proceed, which makes a commit outlive the grain call that
-/// asked for it — a write whose outcome is unknown to its caller.
+/// asked for it — a write whose outcome is unknown to its caller. It can also run a fault before and after each
+/// append (a delay, or a refusal that honours the store contract: thrown before the batch reached the store).
 /// </summary>
 public sealed class GatedStore(IMvccStore inner) : IMvccStore
 {
@@ -24,6 +25,12 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
     /// <summary>Holds every lease renewal until the returned source is completed.</summary>
     public TaskCompletionSource HoldRenewals() => _renewals = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Runs before each append reaches the store.</summary>
+    public Func<CommitBatch, Task>? BeforeAppend { get; set; }
+
+    /// <summary>Runs after each append committed, before the caller learns it.</summary>
+    public Func<CommitBatch, Task>? AfterAppend { get; set; }
+
     public async Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
     {
         if (_gate is { } gate && gate.Matches(batch))
@@ -31,7 +38,15 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
             _gate = null;
             await gate.PassAsync();
         }
+        if (BeforeAppend is { } before)
+        {
+            await before(batch);
+        }
         await inner.AppendAsync(batch, cancellationToken);
+        if (AfterAppend is { } after)
+        {
+            await after(batch);
+        }
     }
 
     public Task<StoreMetadata> OpenAsync(TimeSpan leaseDuration, CancellationToken cancellationToken) =>

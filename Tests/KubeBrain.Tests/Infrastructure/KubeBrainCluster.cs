@@ -5,17 +5,25 @@ namespace KubeBrain.Tests.Infrastructure;
 /// <summary>
 /// A KubeBrain cluster of real processes on loopback: silos (<c>--storage postgres</c>, AdoNet clustering, each
 /// with its own silo and gateway ports, no etcd frontend of their own) and frontend processes, all on a fresh
-/// database of the shared test PostgreSQL. Start and kill processes by role; disposing stops the frontends, then
-/// the silos, and drops the database.
+/// database (of the shared test PostgreSQL unless given one). Start and kill processes by role; a process started
+/// again under its name keeps its ports. Disposing stops the frontends, then the silos, and drops the database.
 /// </summary>
-public sealed class KubeBrainCluster : IAsyncDisposable
+/// <param name="database">The cluster's database, dropped with the cluster.</param>
+/// <param name="processConnectionString">What the processes connect with (through a proxy, say); the database's by default.</param>
+public sealed class KubeBrainCluster(TestDatabase database, string? processConnectionString = null) : IAsyncDisposable
 {
-    private readonly TestDatabase _database = SharedPostgres.CreateDatabase();
     private readonly List<ServerProcess> _silos = [];
     private readonly List<ServerProcess> _frontends = [];
     private readonly Dictionary<string, (string Silo, string Gateway)> _siloPorts = [];
+    private readonly Dictionary<string, string> _clientUrls = [];
 
-    public string ConnectionString => _database.ConnectionString;
+    public KubeBrainCluster()
+        : this(SharedPostgres.CreateDatabase())
+    {
+    }
+
+    /// <summary>The connection string the processes use.</summary>
+    public string ConnectionString { get; } = processConnectionString ?? database.ConnectionString;
 
     /// <summary>Every silo started, in start order (killed ones included).</summary>
     public IReadOnlyList<ServerProcess> Silos
@@ -67,16 +75,28 @@ public sealed class KubeBrainCluster : IAsyncDisposable
     }
 
     /// <summary>Starts a frontend named <paramref name="name"/> and waits until it serves etcd (it is connected to a silo).</summary>
-    public Task<ServerProcess> StartFrontendAsync(string name, params string[] extraArgs) => StartAsync(
-        _frontends,
-        ServerRole.Frontend,
-        ["--postgres-connection-string", ConnectionString, "--name", name, .. extraArgs],
-        servesEtcd: true);
+    public Task<ServerProcess> StartFrontendAsync(string name, params string[] extraArgs)
+    {
+        string url;
+        lock (_clientUrls)
+        {
+            if (!_clientUrls.TryGetValue(name, out url!))
+            {
+                _clientUrls[name] = url = $"http://127.0.0.1:{ServerProcess.Port()}";
+            }
+        }
+        return StartAsync(
+            _frontends,
+            ServerRole.Frontend,
+            ["--postgres-connection-string", ConnectionString, "--name", name, .. extraArgs],
+            servesEtcd: true,
+            url);
+    }
 
     /// <summary>The silos the membership table lists as active.</summary>
     public async Task<int> ActiveSiloCountAsync()
     {
-        await using var connection = new NpgsqlConnection(ConnectionString);
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT count(*) FROM OrleansMembershipTable WHERE Status = 3", connection);
         return (int)(long)(await command.ExecuteScalarAsync())!;
@@ -93,7 +113,7 @@ public sealed class KubeBrainCluster : IAsyncDisposable
         }
         finally
         {
-            _database.Dispose();
+            database.Dispose();
         }
     }
 
@@ -113,9 +133,9 @@ public sealed class KubeBrainCluster : IAsyncDisposable
         }
     }
 
-    private static async Task<ServerProcess> StartAsync(List<ServerProcess> group, ServerRole role, string[] args, bool servesEtcd)
+    private static async Task<ServerProcess> StartAsync(List<ServerProcess> group, ServerRole role, string[] args, bool servesEtcd, string? clientUrl = null)
     {
-        var process = await ServerProcess.StartAsync(role, args, servesEtcd);
+        var process = await ServerProcess.StartAsync(role, args, servesEtcd, clientUrl);
         lock (group)
         {
             group.Add(process);

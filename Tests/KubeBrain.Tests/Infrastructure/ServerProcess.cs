@@ -103,13 +103,13 @@ public sealed class ServerProcess : IAsyncDisposable
         StartAsync(ServerRole.Silo, [.. dataDir is null ? [] : new[] { "--data-dir", dataDir }, "--silo-port", Port(), "--gateway-port", Port(), .. extraArgs]);
 
     /// <summary>
-    /// Starts <paramref name="role"/>'s program with <paramref name="args"/>, serving etcd on a free loopback client
-    /// URL unless <paramref name="servesEtcd"/> is false, and waits until it reports that it is up. Programs see the
-    /// command line only, never <c>KUBEBRAIN_POSTGRES</c>.
+    /// Starts <paramref name="role"/>'s program with <paramref name="args"/>, serving etcd on
+    /// <paramref name="clientUrl"/> or a free loopback client URL unless <paramref name="servesEtcd"/> is false, and
+    /// waits until it reports that it is up. Programs see the command line only, never <c>KUBEBRAIN_POSTGRES</c>.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true)
+    public static async Task<ServerProcess> StartAsync(ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true, string? clientUrl = null)
     {
-        var endpoint = servesEtcd ? $"http://127.0.0.1:{Port()}" : null;
+        var endpoint = servesEtcd ? clientUrl ?? $"http://127.0.0.1:{Port()}" : null;
         string[] all = endpoint is null ? [.. args] : ["--listen-client-urls", endpoint, .. args];
         var process = Process.Start(StartInfo(role, all))!;
         var server = new ServerProcess(process, role, endpoint);
@@ -157,13 +157,22 @@ public sealed class ServerProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>SIGSTOP: the process freezes, its sockets open, as a stalled machine does.</summary>
+    public void Pause() => Signal(19);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>; nothing for a process that is not paused.</summary>
+    public void Resume()
+    {
+        if (!_process.HasExited)
+        {
+            Signal(18);
+        }
+    }
+
     /// <summary>SIGTERM: a graceful stop; returns the exit code.</summary>
     public async Task<int> TerminateAsync()
     {
-        if (kill(_process.Id, 15) != 0)
-        {
-            throw new InvalidOperationException("could not signal the server");
-        }
+        Signal(15);
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return _process.ExitCode;
     }
@@ -194,6 +203,14 @@ public sealed class ServerProcess : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
         return start;
+    }
+
+    private void Signal(int signal)
+    {
+        if (kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"could not send signal {signal} to the server");
+        }
     }
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
