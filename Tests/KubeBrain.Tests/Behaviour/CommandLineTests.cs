@@ -10,6 +10,7 @@ public sealed class CommandLineTests
     [
         "--listen-client-urls", "--advertise-client-urls", "--name", "--cluster-id", "--service-id", "--postgres-connection-string",
         "--max-request-bytes", "--max-txn-ops", "--emulated-etcd-version", "--experimental-watch-progress-notify-interval",
+        "--cert-file", "--key-file", "--trusted-ca-file", "--client-cert-auth",
     ];
 
     [Fact]
