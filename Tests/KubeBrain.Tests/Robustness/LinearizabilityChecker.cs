@@ -104,11 +104,17 @@ public static class LinearizabilityChecker
             }
         }
 
-        /// <summary>Finds the operation that wrote a revision, or reports the revision as a phantom write.</summary>
+        /// <summary>
+        /// Finds the operation that wrote a revision, or reports the revision as a phantom write. Several answered
+        /// operations may claim it with the same effect — a delete, and a lease revoke that found the key already
+        /// gone — so the writer is one whose rivals all read as no-ops at the revision; the rivals are then checked
+        /// as reads.
+        /// </summary>
         private void Attribute(long revision)
         {
             var events = Events(revision);
-            Operation? writer = null, changedAlike = null;
+            Operation? changedAlike = null;
+            var matching = new List<Operation>();
             foreach (var op in _claims.GetValueOrDefault(revision) ?? [])
             {
                 var applied = model.Apply(op.Request, revision - 1);
@@ -117,20 +123,16 @@ public static class LinearizabilityChecker
                     continue;
                 }
                 changedAlike ??= op;
-                if (!SameResponse(applied.Response, op.Response))
+                if (SameResponse(applied.Response, op.Response))
                 {
-                    continue;
+                    matching.Add(op);
                 }
-                if (writer is null)
-                {
-                    writer = op;
-                    _placed.Add((op, revision, true));
-                }
-                else
-                {
-                    Report(op, $"acknowledged as the write of revision {revision}, which {Name(writer)} wrote");
-                }
-                _settled.Add(op.Id);
+            }
+            var writer = matching.FirstOrDefault(candidate => matching.All(rival => rival == candidate || ReadsAt(rival, revision))) ?? matching.FirstOrDefault();
+            if (writer is not null)
+            {
+                _settled.Add(writer.Id);
+                _placed.Add((writer, revision, true));
             }
             if (writer is not null || events.Count == 0)
             {
@@ -177,11 +179,14 @@ public static class LinearizabilityChecker
 
         private bool InTime(Operation op, long revision) => !_unknownBounds.TryGetValue(op.Id, out var bound) || bound.Revision < revision;
 
+        /// <summary>Whether the operation, answered at the revision, is a no-op read of the state after it.</summary>
+        private bool ReadsAt(Operation op, long revision) =>
+            model.Apply(op.Request, revision) is { Refusal: null, Changes.Count: 0 } applied && SameResponse(applied.Response, op.Response);
+
         /// <summary>Checks an answered operation that wrote no revision: a read of the state after its header revision.</summary>
         private void Read(Operation op, long revision)
         {
-            var applied = model.Apply(op.Request, revision);
-            if (applied.Refusal is null && applied.Changes.Count == 0 && SameResponse(applied.Response, op.Response))
+            if (ReadsAt(op, revision))
             {
                 _placed.Add((op, revision, false));
                 return;
@@ -193,7 +198,7 @@ public static class LinearizabilityChecker
             }
             else
             {
-                Report(op, $"answered at revision {revision} with {Describe.Message(op.Response)}, but on revision {revision} it {Effect(applied)}");
+                Report(op, $"answered at revision {revision} with {Describe.Message(op.Response)}, but on revision {revision} it {Effect(model.Apply(op.Request, revision))}");
             }
         }
 
