@@ -1,6 +1,9 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using KubeBrain.EtcdFrontend.Hosting;
+using KubeBrain.Silo;
+using KubeBrain.Tests.Infrastructure;
 using Npgsql;
 using Xunit;
 using Xunit.Abstractions;
@@ -307,6 +310,102 @@ public sealed partial class ManifestTests(Kubectl kubectl, ITestOutputHelper out
             var mount = Array(Container(workload)["volumeMounts"]).Single(m => m["name"]!.GetValue<string>() == volume["name"]!.GetValue<string>());
             Assert.Equal($"{mount["mountPath"]!.GetValue<string>()}/ca.crt", connection.RootCertificate);
         }
+    }
+
+    /// <summary>
+    /// The flags the manifests pass that this build may not know yet, because another change adds them; each is
+    /// checked as soon as the program's usage lists it.
+    /// </summary>
+    private static readonly string[] PendingFlags = ["--listen-metrics-urls", "--enable-dashboard"];
+
+    /// <summary>
+    /// The programs' own command-line parsers accept the arguments the manifests give them, with the downward-API
+    /// variables expanded, the TLS files of real (throwaway) certificates and the overlay's connection string.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task TheProgramsAcceptTheManifestsArguments(string overlay)
+    {
+        if (!kubectl.IsAvailable(output))
+        {
+            return;
+        }
+        var objects = (await kubectl.RenderAsync(overlay)).Objects;
+        using var pki = new TestPki();
+        var ca = pki.Authority("clients");
+        var server = pki.Authority("servers").IssueServer("kubebrain-frontend");
+
+        var silo = Single(objects, "Deployment", "kubebrain-silo");
+        var siloOptions = await ParseAsync<ServerOptions>(silo, "kubebrain", ServerOptions.Usage, new ServerOptions(), objects, overlay, _ => null);
+        Assert.Equal(StorageKind.Postgres, siloOptions.Storage);
+        Assert.False(siloOptions.Frontend);
+        Assert.Equal("pod-kubebrain-silo", siloOptions.Name);
+        Assert.Equal(ContainerPort(silo, JsonValue.Create("silo")), siloOptions.SiloPort);
+        Assert.Equal(ContainerPort(silo, JsonValue.Create("gateway")), siloOptions.GatewayPort);
+
+        var frontend = Single(objects, "Deployment", "kubebrain-frontend");
+        var tlsFiles = new Dictionary<string, string> { ["tls.crt"] = server.CertFile, ["tls.key"] = server.KeyFile, ["ca.crt"] = ca.CertFile };
+        var frontendOptions = await ParseAsync<FrontendProcessOptions>(
+            frontend, "kubebrain-frontend", FrontendProcessOptions.Usage, new FrontendProcessOptions(), objects, overlay, file => tlsFiles.GetValueOrDefault(file));
+        Assert.Equal("pod-kubebrain-frontend", frontendOptions.Name);
+        Assert.Equal([2379], frontendOptions.ListenClientUrls.Select(u => u.Port));
+        Assert.Equal(siloOptions.ClusterId, frontendOptions.ClusterId);
+        Assert.Equal(siloOptions.ServiceId, frontendOptions.ServiceId);
+        Assert.Equal(overlay == "production" ? "https" : "http", frontendOptions.ListenClientUrls[0].Scheme);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="program"/>'s parser on the workload's arguments: <c>$(VAR)</c> expanded as the kubelet
+    /// would from the downward API, a file under a mounted Secret replaced by <paramref name="secretFile"/>'s stand-in,
+    /// and the connection string the pod gets in <c>KUBEBRAIN_POSTGRES</c> passed as the flag.
+    /// </summary>
+    private async Task<T> ParseAsync<T>(
+        JsonObject workload, string program, string usage, T defaults, IReadOnlyList<JsonObject> objects, string overlay, Func<string, string?> secretFile)
+        where T : FrontendCommandLine
+    {
+        var pod = new Dictionary<string, string> { ["POD_NAME"] = $"pod-{Name(workload)}", ["POD_NAMESPACE"] = "kubebrain", ["POD_IP"] = "10.244.0.7" };
+        var mounts = Array(Container(workload)["volumeMounts"]).Select(m => m["mountPath"]!.GetValue<string>()).ToList();
+        var args = new List<string>();
+        foreach (var arg in Args(workload))
+        {
+            var flag = arg.Split('=')[0];
+            if (PendingFlags.Contains(flag) && !usage.Contains(flag, StringComparison.Ordinal))
+            {
+                output.WriteLine($"{program}: {flag} is not in this build's usage yet; not checked");
+                continue;
+            }
+            var expanded = VariableReference().Replace(arg, m => pod[m.Groups[1].Value]);
+            var eq = expanded.IndexOf('=', StringComparison.Ordinal);
+            var value = eq < 0 ? "" : expanded[(eq + 1)..];
+            if (mounts.Any(m => value.StartsWith(m + "/", StringComparison.Ordinal)))
+            {
+                var standIn = secretFile(Path.GetFileName(value));
+                Assert.True(standIn is not null, $"{program}: no stand-in for {value}");
+                expanded = $"{flag}={standIn}";
+            }
+            args.Add(expanded);
+        }
+        args.Add($"--postgres-connection-string={ConnectionString(workload, objects, overlay)}");
+        T? parsed = null;
+        var status = await FrontendCommandLine.RunAsync(args, program, usage, defaults, o =>
+        {
+            parsed = o;
+            return Task.CompletedTask;
+        });
+        Assert.True(status == 0 && parsed is not null, $"{program} refused {string.Join(' ', args)} (its message is on stderr)");
+        return parsed;
+    }
+
+    /// <summary>What the pod's <c>KUBEBRAIN_POSTGRES</c> holds: the trial's Secret, or production's composition from sample values.</summary>
+    private static string ConnectionString(JsonObject workload, IReadOnlyList<JsonObject> objects, string overlay)
+    {
+        var entry = Env(workload, "KUBEBRAIN_POSTGRES");
+        if (overlay == "trial")
+        {
+            return SecretValue(objects, entry);
+        }
+        var sample = new Dictionary<string, string> { ["host"] = "kubebrain-db-rw", ["port"] = "5432", ["dbname"] = "kubebrain", ["username"] = "kubebrain", ["password"] = "secret" };
+        return VariableReference().Replace(entry["value"]!.GetValue<string>(), m => sample[Env(workload, m.Groups[1].Value)["valueFrom"]!["secretKeyRef"]!["key"]!.GetValue<string>()]);
     }
 
     [GeneratedRegex(@"^kind: ", RegexOptions.Multiline)]
