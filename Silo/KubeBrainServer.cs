@@ -22,8 +22,18 @@ public static class KubeBrainServer
     /// <param name="options">The command line's options.</param>
     /// <param name="hostArgs">Arguments for the ASP.NET Core host (configuration sources).</param>
     /// <param name="customize">Changes to the host before it is built: the place for a store decorator or silo settings.</param>
-    public static WebApplication Build(ServerOptions options, string[]? hostArgs = null, Action<WebApplicationBuilder>? customize = null)
+    /// <param name="environment">
+    /// The environment variables that decide on Kubernetes hosting (<see cref="KubernetesHosting"/>): the process's
+    /// when null.
+    /// </param>
+    public static WebApplication Build(
+        ServerOptions options,
+        string[]? hostArgs = null,
+        Action<WebApplicationBuilder>? customize = null,
+        Func<string, string?>? environment = null)
     {
+        environment ??= Environment.GetEnvironmentVariable;
+        var kubernetes = KubernetesHosting.IsEnabled(options, environment);
         var builder = WebApplication.CreateBuilder(hostArgs ?? []);
         builder.Logging.AddQuietFrameworkFilters();
         switch (options.Storage)
@@ -53,8 +63,13 @@ public static class KubeBrainServer
             {
                 silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
             }
-            silo.Configure<ClusterOptions>(options.ApplyTo);
             silo.Configure<SiloOptions>(o => o.SiloName = options.Name);
+            if (kubernetes)
+            {
+                // After the silo name (the pod's name wins) and before the cluster identity (the flags win).
+                KubernetesHosting.Use(silo);
+            }
+            silo.Configure<ClusterOptions>(options.ApplyTo);
         });
         if (options.Frontend)
         {
