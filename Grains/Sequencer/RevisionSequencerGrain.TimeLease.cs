@@ -96,6 +96,6 @@ internal sealed partial class RevisionSequencerGrain
         LeaseRenewed(sent);
     }
 
-    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Releasing the sequencer lease of epoch {Epoch} failed; a successor waits for it to expire")]
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Releasing the sequencer lease of epoch {Epoch} failed; a successor waits for it to expire (10 s by default) before it takes writes. Nothing to do unless the store is unreachable")]
     private partial void LogLeaseReleaseFailed(Exception exception, long epoch);
 }
