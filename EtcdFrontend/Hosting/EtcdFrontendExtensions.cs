@@ -5,6 +5,7 @@ using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
 using KubeBrain.EtcdFrontend.Lease;
 using KubeBrain.EtcdFrontend.Maintenance;
+using KubeBrain.EtcdFrontend.Telemetry;
 using KubeBrain.EtcdFrontend.Watch;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -38,7 +39,7 @@ public static class EtcdFrontendExtensions
         {
             foreach (var url in options.ListenClientUrls)
             {
-                Listen(kestrel, url);
+                kestrel.Listen(url, HttpProtocols.Http2, "--listen-client-urls");
             }
         });
         builder.Services.AddEtcdFrontend(options.ApplyTo);
@@ -55,8 +56,12 @@ public static class EtcdFrontendExtensions
         {
             o.MaxReceiveMessageSize = options.MaxRequestBytes + EtcdFrontendOptions.GrpcOverheadBytes;
             o.MaxSendMessageSize = int.MaxValue;
+            o.Interceptors.Add<MetricsInterceptor>();
             o.Interceptors.Add<ErrorInterceptor>();
         });
+        services.AddSingleton<MetricsInterceptor>();
+        services.AddSingleton<ErrorInterceptor>();
+        services.AddSingleton<FrontendMetrics>();
         services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
         services.AddSingleton<StreamShutdown>();
         services.AddSingleton<SequencerCalls>();
@@ -81,20 +86,21 @@ public static class EtcdFrontendExtensions
         return endpoints;
     }
 
-    private static void Listen(KestrelServerOptions kestrel, Uri url)
+    /// <summary>Listens on <paramref name="url"/> (an IP address or localhost) with <paramref name="protocols"/>; <paramref name="flag"/> names it in errors.</summary>
+    internal static void Listen(this KestrelServerOptions kestrel, Uri url, HttpProtocols protocols, string flag)
     {
-        Action<ListenOptions> h2c = l => l.Protocols = HttpProtocols.Http2;
+        Action<ListenOptions> configure = l => l.Protocols = protocols;
         if (url.Host == "localhost")
         {
-            kestrel.ListenLocalhost(url.Port, h2c);
+            kestrel.ListenLocalhost(url.Port, configure);
         }
         else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address))
         {
-            kestrel.Listen(address, url.Port, h2c);
+            kestrel.Listen(address, url.Port, configure);
         }
         else
         {
-            throw new ArgumentException($"--listen-client-urls: '{url}' must name an IP address or localhost");
+            throw new ArgumentException($"{flag}: '{url}' must name an IP address or localhost");
         }
     }
 }

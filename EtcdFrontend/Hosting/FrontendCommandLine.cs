@@ -21,6 +21,8 @@ public record FrontendCommandLine
     public const string FlagsUsage = """
           --listen-client-urls URL[,URL]     URLs to serve clients on (http only)  [http://127.0.0.1:2379]
           --advertise-client-urls URL[,URL]  client URLs reported by MemberList    [the listen URLs]
+          --listen-metrics-urls URL[,URL]    URLs to serve /metrics on (http only, on ports of their own)
+                                                                                   [none]
           --name NAME                        member name (unique per frontend)     [default]
           --cluster-id ID                    Orleans cluster id                    [kubebrain]
           --service-id ID                    Orleans service id                    [kubebrain]
@@ -38,6 +40,9 @@ public record FrontendCommandLine
     public IReadOnlyList<Uri> ListenClientUrls { get; init; } = [new("http://127.0.0.1:2379")];
 
     public IReadOnlyList<Uri>? AdvertiseClientUrls { get; init; }
+
+    /// <summary>Where Prometheus scrapes <c>/metrics</c>; empty (the default) serves no metrics and listens nowhere more.</summary>
+    public IReadOnlyList<Uri> ListenMetricsUrls { get; init; } = [];
 
     public string Name { get; init; } = "default";
 
@@ -112,6 +117,10 @@ public record FrontendCommandLine
                 {
                     return arg[(eq + 1)..];
                 }
+                if (options.IsSwitch(name))
+                {
+                    return "true";
+                }
                 if (i + 1 >= args.Count)
                 {
                     throw new ArgumentException($"flag {name} needs a value");
@@ -147,6 +156,7 @@ public record FrontendCommandLine
     {
         "--listen-client-urls" => this with { ListenClientUrls = Urls(flag, value()) },
         "--advertise-client-urls" => this with { AdvertiseClientUrls = Urls(flag, value()) },
+        "--listen-metrics-urls" => this with { ListenMetricsUrls = Urls(flag, value()) },
         "--name" => this with { Name = NonEmpty(flag, value()) },
         "--cluster-id" => this with { ClusterId = NonEmpty(flag, value()) },
         "--service-id" => this with { ServiceId = NonEmpty(flag, value()) },
@@ -158,9 +168,23 @@ public record FrontendCommandLine
         _ => null,
     };
 
-    /// <summary>Checks the flags together once all are parsed; throws <see cref="ArgumentException"/> naming a bad one.</summary>
+    /// <summary>
+    /// Whether <paramref name="flag"/> is a boolean that may stand alone (<c>--flag</c> for <c>--flag=true</c>);
+    /// such a flag takes a value only after <c>=</c>.
+    /// </summary>
+    protected virtual bool IsSwitch(string flag) => false;
+
+    /// <summary>
+    /// Checks the flags together once all are parsed; throws <see cref="ArgumentException"/> naming a bad one. The
+    /// metrics listeners need ports of their own: a request is told apart from a client's by the port it came in on.
+    /// </summary>
     protected virtual void Check()
     {
+        var clientPorts = ListenClientUrls.Select(u => u.Port).ToHashSet();
+        if (ListenMetricsUrls.FirstOrDefault(u => clientPorts.Contains(u.Port)) is { } shared)
+        {
+            throw new ArgumentException($"--listen-metrics-urls: '{shared}' uses the port of a client URL");
+        }
     }
 
     /// <summary>
@@ -186,6 +210,13 @@ public record FrontendCommandLine
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is > 0 and < 65536
             ? n
             : throw new ArgumentException($"{flag}: '{value}' is not a port number");
+
+    protected static bool Bool(string flag, string value) => value switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => throw new ArgumentException($"{flag}: '{value}' is not one of true, false"),
+    };
 
     protected static int Positive(string flag, string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
