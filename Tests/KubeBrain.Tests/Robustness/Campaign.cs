@@ -22,7 +22,7 @@ public sealed record CampaignSettings(int Seed, string Profile, string Fault, Ti
     public string Reproduce => string.Create(
         CultureInfo.InvariantCulture,
         $"{SeedVariable}={Seed} {ProfileVariable}={Profile} {FaultVariable}={Fault} {SecondsVariable}={Duration.TotalSeconds} " +
-        "dotnet test Tests/KubeBrain.Tests -c Release --filter FullyQualifiedName~RobustnessCampaignTests.FreshSeed");
+        $"dotnet test Tests/KubeBrain.Tests -c Release --filter FullyQualifiedName~RobustnessCampaignTests.FreshSeed");
 
     /// <summary>
     /// The campaign the environment asks for, or one from a fresh seed (the profile and fault then follow from the
