@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using KubeBrain.EtcdFrontend.Telemetry;
 using KubeBrain.Grains.Interfaces;
 using Microsoft.AspNetCore.Builder;
@@ -15,6 +16,10 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 /// in Prometheus's text format (the Orleans meter and KubeBrain's) and whatever else is mapped
 /// <see cref="OnMetricsPortsOnly{TBuilder}"/>. Such endpoints answer 404 on the client ports. Without metrics URLs
 /// nothing of this is set up and nothing more listens.
+/// <para>
+/// KubeBrain's instruments come from the host's meter factory; the ones another host in the same process created
+/// (servers started by tests) are left out. The Orleans meter is one per process.
+/// </para>
 /// </summary>
 public static class MetricsEndpoints
 {
@@ -44,6 +49,11 @@ public static class MetricsEndpoints
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(service, serviceInstanceId: options.Name))
             .WithMetrics(metrics => metrics.AddMeter(OrleansMeter, KubeBrainMeter.Name).AddPrometheusExporter());
+        builder.Services.ConfigureOpenTelemetryMeterProvider((services, metrics) =>
+        {
+            var own = services.GetRequiredService<IMeterFactory>();
+            metrics.AddView(instrument => instrument.Meter.Scope is IMeterFactory scope && scope != own ? MetricStreamConfiguration.Drop : null);
+        });
         return builder;
     }
 
