@@ -28,6 +28,9 @@ internal sealed partial class RevisionSequencerGrain(
 {
     private const int PurgeBatchRows = 1000;
 
+    /// <summary>Activations that could not open the store, in this process (each failure leaves nothing behind).</summary>
+    private static readonly FailureStreak OpenFailures = new();
+
     private readonly Queue<(Submission Submission, TaskCompletionSource<SubmitResult> Answer)> _queue = new();
     private readonly Dictionary<string, long> _rangeEpochs = new(StringComparer.Ordinal);
     private long _current;
@@ -51,7 +54,20 @@ internal sealed partial class RevisionSequencerGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var metadata = await OpenStoreAsync(cancellationToken);
+        StoreMetadata metadata;
+        try
+        {
+            metadata = await OpenStoreAsync(cancellationToken);
+        }
+        catch (Exception failure) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (OpenFailures.Failed(out var unlogged))
+            {
+                LogOpenFailed(failure, unlogged);
+            }
+            throw;
+        }
+        OpenFailures.Succeeded(out _);
         _current = metadata.CurrentRevision;
         _compact = metadata.CompactRevision;
         _epoch = metadata.Epoch;
@@ -327,6 +343,9 @@ internal sealed partial class RevisionSequencerGrain(
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Sequencer activated at epoch {Epoch}: revision {Revision}, compacted at {CompactRevision}")]
     private partial void LogActivated(long epoch, long revision, long compactRevision);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Error, Message = "The sequencer could not open the store ({Unlogged} more attempts failed since the last such line); every request is answered Unavailable until it can. Check that the store is reachable and writable: the data directory for SQLite, the server for PostgreSQL")]
+    private partial void LogOpenFailed(Exception exception, int unlogged);
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "A storage transaction of {Revisions} revisions failed ({Unlogged} more failed since the last such line); its writes are answered Unavailable and clients retry. Check that the store is reachable and has room: the data directory's disk for SQLite, the server and its logs for PostgreSQL")]
     private partial void LogFlushFailed(Exception exception, long revisions, int unlogged);

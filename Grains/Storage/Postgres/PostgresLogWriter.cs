@@ -416,7 +416,6 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     private async Task ResolveAsync(CommitBatch batch, int pid)
     {
         var delay = FirstRetryDelay;
-        var failures = new FailureStreak();
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -433,10 +432,7 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
             }
             catch (Exception failure) when (PostgresFailures.IsTransient(failure))
             {
-                if (failures.Failed(out _))
-                {
-                    LogResolveAttemptFailed(failure, batch.FirstRevision, batch.LastRevision, attempt, delay);
-                }
+                LogResolveAttemptFailed(failure, batch.FirstRevision, batch.LastRevision, attempt, delay);
                 dataSource.Clear();
                 await Task.Delay(delay);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
