@@ -21,8 +21,7 @@ public record FrontendCommandLine
     public const string FlagsUsage = """
           --listen-client-urls URL[,URL]     URLs to serve clients on (http only)  [http://127.0.0.1:2379]
           --advertise-client-urls URL[,URL]  client URLs reported by MemberList    [the listen URLs]
-          --listen-metrics-urls URL[,URL]    URLs to serve /metrics on (http only, on ports of their own)
-                                                                                   [none]
+          --listen-metrics-urls URL[,URL]    URLs for /metrics (http, own ports)   [none]
           --name NAME                        member name (unique per frontend)     [default]
           --cluster-id ID                    Orleans cluster id                    [kubebrain]
           --service-id ID                    Orleans service id                    [kubebrain]

@@ -76,6 +76,10 @@ internal sealed partial class FrontendMetrics
     /// <summary>Counts a finished RPC, <paramref name="method"/> being the gRPC path (<c>/etcdserverpb.KV/Put</c>).</summary>
     public void Handled(string method, string type, StatusCode code, long startedTimestamp)
     {
+        if (!_handled.Enabled)
+        {
+            return;
+        }
         var (service, name) = _methods.GetOrAdd(method, Split);
         var tags = new TagList
         {
