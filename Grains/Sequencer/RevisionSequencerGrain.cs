@@ -67,6 +67,7 @@ internal sealed partial class RevisionSequencerGrain(
             }
             throw;
         }
+        // The activation line below says that the store opens again.
         OpenFailures.Succeeded(out _);
         _current = metadata.CurrentRevision;
         _compact = metadata.CompactRevision;
