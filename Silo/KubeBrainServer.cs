@@ -6,6 +6,7 @@ using KubeBrain.Grains.Storage.Postgres;
 using KubeBrain.Grains.Storage.Sqlite;
 using Microsoft.AspNetCore.Hosting.Server;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 
 namespace KubeBrain.Silo;
 
@@ -18,6 +19,9 @@ public static class KubeBrainServer
 {
     /// <summary>The file of the SQLite store inside the data directory.</summary>
     public const string DatabaseFile = "kubebrain.db";
+
+    /// <summary>Where the Orleans dashboard is served on the metrics URLs (<c>--enable-dashboard</c>).</summary>
+    public const string DashboardPath = "/dashboard";
 
     /// <param name="options">The command line's options.</param>
     /// <param name="hostArgs">Arguments for the ASP.NET Core host (configuration sources).</param>
@@ -53,6 +57,7 @@ public static class KubeBrainServer
                 break;
         }
         builder.Services.AddSingleton<LocalCommits>();
+        builder.Services.AddSingleton<StoreMetrics>();
         builder.UseOrleans(silo =>
         {
             if (options.Storage == StorageKind.Postgres)
@@ -70,20 +75,30 @@ public static class KubeBrainServer
                 KubernetesHosting.Use(silo);
             }
             silo.Configure<ClusterOptions>(options.ApplyTo);
+            if (options.EnableDashboard)
+            {
+                silo.AddDashboard();
+            }
         });
         if (options.Frontend)
         {
             builder.AddEtcdFrontend(options);
         }
-        else
+        else if (options.ListenMetricsUrls.Count == 0)
         {
             builder.Services.AddSingleton<IServer, NoHttpServer>();
         }
+        builder.AddMetricsListeners(options, "kubebrain");
         customize?.Invoke(builder);
         var app = builder.Build();
         if (options.Frontend)
         {
             app.MapEtcdFrontend();
+        }
+        app.MapMetrics(options);
+        if (options.EnableDashboard)
+        {
+            app.MapOrleansDashboard(DashboardPath).OnMetricsPortsOnly();
         }
         return app;
     }
