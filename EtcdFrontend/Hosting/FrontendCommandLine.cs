@@ -180,7 +180,7 @@ public record FrontendCommandLine
     {
         "--listen-client-urls" => this with { ListenClientUrls = Urls(flag, value()) },
         "--advertise-client-urls" => this with { AdvertiseClientUrls = Urls(flag, value()) },
-        "--listen-metrics-urls" => this with { ListenMetricsUrls = Urls(flag, value()) },
+        "--listen-metrics-urls" => this with { ListenMetricsUrls = Urls(flag, value(), tls: false) },
         "--name" => this with { Name = NonEmpty(flag, value()) },
         "--cluster-id" => this with { ClusterId = NonEmpty(flag, value()) },
         "--service-id" => this with { ServiceId = NonEmpty(flag, value()) },
@@ -271,14 +271,15 @@ public record FrontendCommandLine
         return NonEmpty(source, value);
     }
 
-    private static IReadOnlyList<Uri> Urls(string flag, string value)
+    /// <summary>Comma-separated http (and, with <paramref name="tls"/>, https) URLs with an explicit port and no path.</summary>
+    private static IReadOnlyList<Uri> Urls(string flag, string value, bool tls = true)
     {
         var urls = new List<Uri>();
         foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!Uri.TryCreate(part, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.IsDefaultPort || url.AbsolutePath != "/")
+            if (!Uri.TryCreate(part, UriKind.Absolute, out var url) || !(url.Scheme == "http" || (tls && url.Scheme == "https")) || url.IsDefaultPort || url.AbsolutePath != "/")
             {
-                throw new ArgumentException($"{flag}: '{part}' is not an http://host:port or https://host:port URL");
+                throw new ArgumentException($"{flag}: '{part}' is not an http://host:port{(tls ? " or https://host:port" : "")} URL");
             }
             urls.Add(url);
         }
