@@ -12,7 +12,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 
 namespace KubeBrain.EtcdFrontend.Hosting;
@@ -63,7 +62,7 @@ public static class EtcdFrontendExtensions
         services.AddSingleton<MetricsInterceptor>();
         services.AddSingleton<ErrorInterceptor>();
         services.AddSingleton<FrontendMetrics>();
-        services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
+        services.AddGrpcHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
         services.AddSingleton<StreamShutdown>();
         services.AddSingleton<SequencerCalls>();
         services.AddSingleton<KvBackend>();

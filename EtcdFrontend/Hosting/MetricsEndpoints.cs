@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
@@ -13,7 +14,7 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 
 /// <summary>
 /// The metrics listeners of <c>--listen-metrics-urls</c>: HTTP/1.1 on ports of their own, serving <c>GET /metrics</c>
-/// in Prometheus's text format (the Orleans meter and KubeBrain's) and whatever else is mapped
+/// in Prometheus's text format (the Orleans meter and KubeBrain's), etcd's <c>GET /health</c>, and whatever else is mapped
 /// <see cref="OnMetricsPortsOnly{TBuilder}"/>. Such endpoints answer 404 on the client ports. Without metrics URLs
 /// nothing of this is set up and nothing more listens.
 /// <para>
@@ -25,6 +26,9 @@ public static class MetricsEndpoints
 {
     /// <summary>The path Prometheus scrapes.</summary>
     public const string Path = "/metrics";
+
+    /// <summary>etcd's health endpoint on the metrics URLs: 200 with <c>{"health":"true"}</c> while the cluster answers, else 503.</summary>
+    public const string HealthPath = "/health";
 
     /// <summary>The Orleans runtime's meter.</summary>
     public const string OrleansMeter = "Microsoft.Orleans";
@@ -89,6 +93,13 @@ public static class MetricsEndpoints
                 });
             }
         }, optionsName: null).OnMetricsPortsOnly();
+        app.MapGet(HealthPath, async (HealthCheckService health, HttpContext context) =>
+        {
+            var report = await health.CheckHealthAsync(context.RequestAborted);
+            var healthy = report.Status == HealthStatus.Healthy;
+            var reason = string.Join("; ", report.Entries.Values.Select(e => e.Description).OfType<string>());
+            return Results.Json(new { health = healthy ? "true" : "false", reason }, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        }).OnMetricsPortsOnly();
         return app;
     }
 

@@ -81,6 +81,21 @@ public sealed class MetricsTests(MetricsServerFixture fixture) : IClassFixture<M
     }
 
     [Fact]
+    public async Task Health_IsEtcdsOnTheMetricsPort_AndTheGrpcHealthService_WhileTheClusterAnswers()
+    {
+        using var http = new HttpClient();
+        using var health = await http.GetAsync($"{Kb.MetricsEndpoint}/health");
+        using var h2c = H2cClient();
+        using var onClientPort = await h2c.GetAsync($"{Kb.Endpoint}/health");
+        var grpc = await new Grpc.Health.V1.Health.HealthClient(Kb.Channel).CheckAsync(new Grpc.Health.V1.HealthCheckRequest());
+
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal("{\"health\":\"true\",\"reason\":\"\"}", await health.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, onClientPort.StatusCode);
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, grpc.Status);
+    }
+
+    [Fact]
     public async Task WithoutTheDashboardFlag_NoDashboardIsServed()
     {
         using var http = new HttpClient();

@@ -71,20 +71,24 @@ public sealed partial class ManifestTests(Kubectl kubectl, ITestOutputHelper out
             Assert.NotNull(container["livenessProbe"]);
         }
         var frontend = Single(objects, "Deployment", "kubebrain-frontend");
-        foreach (var probe in new[] { "startupProbe", "readinessProbe", "livenessProbe" }.Select(p => Container(frontend)[p]!))
+        // Startup and liveness: TCP to the client port (a cluster outage must not restart frontends). Readiness
+        // follows the cluster: grpc.health.v1 through the kubelet's gRPC probe where the client port is plaintext,
+        // etcd's /health on the metrics port where it serves TLS (the gRPC probe speaks plaintext only).
+        foreach (var probe in new[] { "startupProbe", "livenessProbe" }.Select(p => Container(frontend)[p]!))
         {
-            // Plaintext: the kubelet's gRPC probe against grpc.health.v1; TLS: a TCP probe (the gRPC probe speaks
-            // plaintext only).
-            if (overlay == "trial")
-            {
-                Assert.Equal(2379, Int(probe["grpc"]!["port"]));
-                Assert.Null(probe["tcpSocket"]);
-            }
-            else
-            {
-                Assert.Equal(2379, ContainerPort(frontend, probe["tcpSocket"]!["port"]!));
-                Assert.Null(probe["grpc"]);
-            }
+            Assert.Equal(2379, ContainerPort(frontend, probe["tcpSocket"]!["port"]!));
+        }
+        var readiness = Container(frontend)["readinessProbe"]!;
+        if (overlay == "trial")
+        {
+            Assert.Equal(2379, Int(readiness["grpc"]!["port"]));
+            Assert.Null(readiness["httpGet"]);
+        }
+        else
+        {
+            Assert.Equal("/health", readiness["httpGet"]!["path"]!.GetValue<string>());
+            Assert.Equal(2381, ContainerPort(frontend, readiness["httpGet"]!["port"]!));
+            Assert.Null(readiness["grpc"]);
         }
     }
 

@@ -85,9 +85,16 @@ public static class Campaign
         await Task.WhenAll(clients);
         await system.HealAsync();
 
-        var final = await ReadFinalStateAsync(new TrafficClient(settings.Clients, new Random(0), recorder, endpoints, Prefix + "/"));
-        var last = final.Header.Revision;
         var problems = new List<string>();
+        var final = await ReadFinalStateAsync(new TrafficClient(settings.Clients, new Random(0), recorder, endpoints, Prefix + "/"));
+        if (final is null)
+        {
+            await stopWatches.CancelAsync();
+            await Task.WhenAll(watching);
+            problems.Add($"no endpoint answered a range in the {Settle.TotalSeconds:F0} s after the faults were healed");
+            return Report(settings, $"{settings.Name}: unavailable after healing", problems, recorder.Operations, watches, system);
+        }
+        var last = final.Header.Revision;
         foreach (var watch in watches)
         {
             try
@@ -121,7 +128,13 @@ public static class Campaign
         var summary = string.Create(
             CultureInfo.InvariantCulture,
             $"{settings.Name}: revisions {first}..{last}, {operations.Count} requests ({ok} ok, {refused} refused, {unknown} unknown), {faults} faults, {watches.Sum(w => w.Segments.Count)} watch streams");
-        var saved = problems.Count == 0 ? null : Save(settings, summary, problems, operations, watches);
+        return Report(settings, summary, problems, operations, watches, system);
+    }
+
+    private static CampaignReport Report(
+        CampaignSettings settings, string summary, List<string> problems, IReadOnlyList<Operation> operations, List<ResumableWatch> watches, CampaignSystem system)
+    {
+        var saved = problems.Count == 0 ? null : Save(settings, summary, problems, operations, watches, system);
         return new CampaignReport(settings, summary, problems, saved);
     }
 
@@ -176,29 +189,34 @@ public static class Campaign
         }
     }
 
-    /// <summary>The whole key space at the end, read (and recorded) through whichever endpoint answers first.</summary>
-    private static async Task<Rpc.RangeResponse> ReadFinalStateAsync(TrafficClient client)
+    /// <summary>The whole key space at the end, read (and recorded) through whichever endpoint answers first; null if none does in time.</summary>
+    private static async Task<Rpc.RangeResponse?> ReadFinalStateAsync(TrafficClient client)
     {
         var deadline = DateTime.UtcNow + Settle;
-        while (true)
+        while (DateTime.UtcNow < deadline)
         {
             if (await client.RangeAsync(new Rpc.RangeRequest { Key = Everything, RangeEnd = Everything }) is { } response)
             {
                 return response;
             }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("no endpoint answered a range after the faults were healed");
-            }
         }
+        return null;
     }
 
-    /// <summary>Writes the run's history as JSON lines: the settings and problems, every request, every watch stream.</summary>
-    private static string Save(CampaignSettings settings, string summary, List<string> problems, IReadOnlyList<Operation> operations, List<ResumableWatch> watches)
+    /// <summary>
+    /// Writes the run's history as JSON lines — the settings and problems, every request, every watch stream — and
+    /// beside it, in a directory of the same name, the output of every server process.
+    /// </summary>
+    private static string Save(CampaignSettings settings, string summary, List<string> problems, IReadOnlyList<Operation> operations, List<ResumableWatch> watches, CampaignSystem system)
     {
         var directory = Path.Combine(AppContext.BaseDirectory, "robustness-failures");
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, $"{settings.Name}-{DateTime.UtcNow:yyyyMMddHHmmss}.jsonl");
+        var name = $"{settings.Name}-{DateTime.UtcNow:yyyyMMddHHmmss}";
+        var logs = Directory.CreateDirectory(Path.Combine(directory, name));
+        foreach (var (process, output) in system.ProcessOutputs)
+        {
+            File.WriteAllText(Path.Combine(logs.FullName, process + ".log"), output);
+        }
+        var path = Path.Combine(directory, name + ".jsonl");
         using var writer = new StreamWriter(path);
         writer.WriteLine(JsonSerializer.Serialize(new { settings.Seed, settings.Profile, settings.Fault, settings.Duration.TotalSeconds, summary, reproduce = settings.Reproduce, problems }));
         foreach (var op in operations.OrderBy(o => o.Invoke))

@@ -34,6 +34,9 @@ public abstract class CampaignSystem : IAsyncDisposable
     /// <summary>Brings back everything a fault left broken.</summary>
     public abstract Task HealAsync();
 
+    /// <summary>The output of every server process started, killed ones included, by a name that says which start it was.</summary>
+    public virtual IEnumerable<(string Name, string Output)> ProcessOutputs => [];
+
     public abstract ValueTask DisposeAsync();
 
     protected static Task HoldAsync(Random random, int minMilliseconds, int maxMilliseconds, CancellationToken cancellationToken) =>
@@ -58,6 +61,7 @@ public sealed class ProcessCluster : CampaignSystem
     private readonly Dictionary<string, ServerProcess> _silos = [];
     private readonly Dictionary<string, ServerProcess> _frontends = [];
     private readonly List<Endpoint> _endpoints = [];
+    private readonly List<(string Name, ServerProcess Process)> _started = [];
     private bool _postgresStopped;
 
     private ProcessCluster(PostgresProcess postgres, TcpProxy proxy, KubeBrainCluster cluster)
@@ -153,9 +157,29 @@ public sealed class ProcessCluster : CampaignSystem
         _postgres.Dispose();
     }
 
-    private async Task StartSiloAsync(string name) => _silos[name] = await _cluster.StartSiloAsync(name);
+    public override IEnumerable<(string Name, string Output)> ProcessOutputs
+    {
+        get
+        {
+            lock (_started)
+            {
+                return [.. _started.Select((p, i) => ($"{i:D2}-{p.Name}", p.Process.Output))];
+            }
+        }
+    }
 
-    private async Task StartFrontendAsync(string name) => _frontends[name] = await _cluster.StartFrontendAsync(name);
+    private async Task StartSiloAsync(string name) => _silos[name] = Started(name, await _cluster.StartSiloAsync(name));
+
+    private async Task StartFrontendAsync(string name) => _frontends[name] = Started(name, await _cluster.StartFrontendAsync(name));
+
+    private ServerProcess Started(string name, ServerProcess process)
+    {
+        lock (_started)
+        {
+            _started.Add((name, process));
+        }
+        return process;
+    }
 }
 
 /// <summary>
