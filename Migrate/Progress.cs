@@ -1,0 +1,172 @@
+using System.Globalization;
+
+namespace KubeBrain.Migrate;
+
+/// <summary>
+/// The progress display on stderr: keys copied of the snapshot's total, then the source's changes applied and
+/// how many revisions the target is behind the source. On a terminal one line is redrawn in place; otherwise a
+/// plain line is written every few seconds when something changed.
+/// </summary>
+internal sealed class Progress : IAsyncDisposable
+{
+    private static readonly TimeSpan RedrawEvery = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan LineEvery = TimeSpan.FromSeconds(2);
+
+    private readonly TextWriter _error;
+    private readonly bool _inPlace;
+    private readonly string _source;
+    private readonly Func<int> _leases;
+    private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private string _shown = "";
+    private bool _lineOpen;
+    private long _snapshot;
+    private long _total;
+    private long _copied;
+    private long _sourceRevision;
+    private long _through;
+    private long _changes;
+    private long _revisions;
+    private volatile bool _tailing;
+
+    public Progress(TextWriter error, bool inPlace, string source, Func<int> leases)
+    {
+        _error = error;
+        _inPlace = inPlace;
+        _source = source;
+        _leases = leases;
+        _loop = DrawAsync();
+    }
+
+    /// <summary>The source's changes applied in the tail so far.</summary>
+    public long Changes => Interlocked.Read(ref _changes);
+
+    /// <summary>The source's revisions whose changes were applied in the tail so far.</summary>
+    public long Revisions => Interlocked.Read(ref _revisions);
+
+    /// <summary>The target has every change of the source through this revision.</summary>
+    public long Through => Interlocked.Read(ref _through);
+
+    /// <summary>The copy of revision <paramref name="snapshot"/> begins, with <paramref name="total"/> keys to copy.</summary>
+    public void StartCopy(long snapshot, long total)
+    {
+        Interlocked.Exchange(ref _total, total);
+        Interlocked.Exchange(ref _snapshot, snapshot);
+        Interlocked.Exchange(ref _through, snapshot);
+        SourceAt(snapshot);
+    }
+
+    /// <summary>A key of the snapshot that is not copied and not counted (the cut-over key).</summary>
+    public void ExcludeFromTotal() => Interlocked.Decrement(ref _total);
+
+    public void Copied(int keys) => Interlocked.Add(ref _copied, keys);
+
+    public void StartTail() => _tailing = true;
+
+    /// <summary>The source reported its revision.</summary>
+    public void SourceAt(long revision)
+    {
+        var seen = Interlocked.Read(ref _sourceRevision);
+        while (revision > seen)
+        {
+            var was = Interlocked.CompareExchange(ref _sourceRevision, revision, seen);
+            if (was == seen)
+            {
+                return;
+            }
+            seen = was;
+        }
+    }
+
+    /// <summary>The target has every change of the source through <paramref name="through"/>.</summary>
+    public void Applied(long through, int changes, int revisions)
+    {
+        Interlocked.Exchange(ref _through, through);
+        Interlocked.Add(ref _changes, changes);
+        Interlocked.Add(ref _revisions, revisions);
+        SourceAt(through);
+    }
+
+    /// <summary>Writes <paramref name="line"/> on a line of its own, below the progress line.</summary>
+    public void Say(string line)
+    {
+        lock (_lock)
+        {
+            CloseLine();
+            _error.WriteLine(line);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        lock (_lock)
+        {
+            Show(force: true);
+            CloseLine();
+        }
+        _stop.Dispose();
+    }
+
+    private string Line()
+    {
+        var source = Interlocked.Read(ref _sourceRevision);
+        var through = Interlocked.Read(ref _through);
+        return _tailing
+            ? string.Create(CultureInfo.InvariantCulture, $"tail: {Interlocked.Read(ref _changes)} changes in {Interlocked.Read(ref _revisions)} revisions applied, through revision {through}; {_source} at revision {source}, lag {source - through}")
+            : string.Create(CultureInfo.InvariantCulture, $"copy: {Interlocked.Read(ref _copied)}/{Interlocked.Read(ref _total)} keys of revision {Interlocked.Read(ref _snapshot)}, {_leases()} leases; {_source} at revision {source}");
+    }
+
+    private async Task DrawAsync()
+    {
+        using var timer = new PeriodicTimer(_inPlace ? RedrawEvery : LineEvery);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token))
+            {
+                lock (_lock)
+                {
+                    Show(force: false);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed: the last state is shown once more by DisposeAsync.
+        }
+    }
+
+    private void Show(bool force)
+    {
+        if (Interlocked.Read(ref _snapshot) == 0)
+        {
+            return;
+        }
+        var line = Line();
+        if (line == _shown && !force)
+        {
+            return;
+        }
+        if (_inPlace)
+        {
+            _error.Write("\r" + line + "\u001b[K");
+            _lineOpen = true;
+        }
+        else if (line != _shown)
+        {
+            _error.WriteLine(line);
+        }
+        _shown = line;
+    }
+
+    private void CloseLine()
+    {
+        if (_lineOpen)
+        {
+            _error.WriteLine();
+            _lineOpen = false;
+        }
+    }
+}
