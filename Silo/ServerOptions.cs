@@ -82,6 +82,7 @@ public sealed record ServerOptions : FrontendCommandLine
 
     protected override void Check()
     {
+        base.Check();
         if (Storage == StorageKind.Postgres)
         {
             RequirePostgresConnectionString("--storage postgres");

@@ -28,17 +28,18 @@ public static class EtcdFrontendExtensions
         .AddFilter("Microsoft.Hosting", LogLevel.Warning);
 
     /// <summary>
-    /// Sets a host up as an etcd frontend for <paramref name="options"/>: h2c listeners on the client URLs and the
-    /// etcd services. Call it after adding the Orleans silo or client, so that the frontend starts after and stops
-    /// before it.
+    /// Sets a host up as an etcd frontend for <paramref name="options"/>: HTTP/2 listeners on the client URLs (h2c
+    /// on http URLs, TLS on https URLs) and the etcd services. Call it after adding the Orleans silo or client, so
+    /// that the frontend starts after and stops before it.
     /// </summary>
     public static WebApplicationBuilder AddEtcdFrontend(this WebApplicationBuilder builder, FrontendCommandLine options)
     {
+        var tls = ClientTls.Load(options);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             foreach (var url in options.ListenClientUrls)
             {
-                Listen(kestrel, url);
+                Listen(kestrel, url, url.Scheme == Uri.UriSchemeHttps ? tls : null);
             }
         });
         builder.Services.AddEtcdFrontend(options.ApplyTo);
@@ -81,16 +82,24 @@ public static class EtcdFrontendExtensions
         return endpoints;
     }
 
-    private static void Listen(KestrelServerOptions kestrel, Uri url)
+    /// <summary>Listens on <paramref name="url"/> for HTTP/2: over TLS with <paramref name="tls"/>, else h2c.</summary>
+    private static void Listen(KestrelServerOptions kestrel, Uri url, ClientTls? tls)
     {
-        Action<ListenOptions> h2c = l => l.Protocols = HttpProtocols.Http2;
+        void Http2(ListenOptions listen)
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            if (tls is not null)
+            {
+                listen.UseHttps(tls.Configure);
+            }
+        }
         if (url.Host == "localhost")
         {
-            kestrel.ListenLocalhost(url.Port, h2c);
+            kestrel.ListenLocalhost(url.Port, Http2);
         }
         else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address))
         {
-            kestrel.Listen(address, url.Port, h2c);
+            kestrel.Listen(address, url.Port, Http2);
         }
         else
         {

@@ -19,8 +19,17 @@ public record FrontendCommandLine
 
     /// <summary>The flags of this record as <c>--help</c> prints them, one per line, indented.</summary>
     public const string FlagsUsage = """
-          --listen-client-urls URL[,URL]     URLs to serve clients on (http only)  [http://127.0.0.1:2379]
+          --listen-client-urls URL[,URL]     URLs to serve clients on: http (h2c) or https (TLS, needs
+                                             --cert-file and --key-file)           [http://127.0.0.1:2379]
           --advertise-client-urls URL[,URL]  client URLs reported by MemberList    [the listen URLs]
+          --cert-file FILE                   PEM server certificate for the https URLs (and the chain
+                                             after it, if any)
+          --key-file FILE                    PEM private key of --cert-file
+          --trusted-ca-file FILE             PEM CA bundle that client certificates are verified against;
+                                             naming it requires a client certificate on the https URLs
+                                             whatever --client-cert-auth says, as in etcd
+          --client-cert-auth[=true|false]    require a client certificate signed by --trusted-ca-file on
+                                             the https URLs                        [false]
           --name NAME                        member name (unique per frontend)     [default]
           --cluster-id ID                    Orleans cluster id                    [kubebrain]
           --service-id ID                    Orleans service id                    [kubebrain]
@@ -34,6 +43,9 @@ public record FrontendCommandLine
           --experimental-watch-progress-notify-interval DURATION
                                              progress_notify period, e.g. 10m, 5s  [10m]
         """;
+
+    /// <summary>The flags that, as in Go, mean true alone and take a value only after '=' (--client-cert-auth=false).</summary>
+    private static readonly string[] BooleanFlags = ["--client-cert-auth"];
 
     public IReadOnlyList<Uri> ListenClientUrls { get; init; } = [new("http://127.0.0.1:2379")];
 
@@ -58,6 +70,21 @@ public record FrontendCommandLine
     public string EmulatedEtcdVersion { get; init; } = "3.6.0";
 
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The PEM server certificate of the https client URLs, possibly followed by its chain.</summary>
+    public string? CertFile { get; init; }
+
+    /// <summary>The PEM private key of <see cref="CertFile"/>.</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>
+    /// The PEM CA bundle that client certificates are verified against (it alone, no system roots). As in etcd,
+    /// naming it requires a client certificate on the https URLs, whatever <see cref="ClientCertAuth"/> says.
+    /// </summary>
+    public string? TrustedCaFile { get; init; }
+
+    /// <summary>Whether the https URLs require a client certificate signed by <see cref="TrustedCaFile"/>.</summary>
+    public bool ClientCertAuth { get; init; }
 
     public IReadOnlyList<Uri> EffectiveAdvertiseClientUrls => AdvertiseClientUrls ?? ListenClientUrls;
 
@@ -112,6 +139,10 @@ public record FrontendCommandLine
                 {
                     return arg[(eq + 1)..];
                 }
+                if (BooleanFlags.Contains(name))
+                {
+                    return "true";
+                }
                 if (i + 1 >= args.Count)
                 {
                     throw new ArgumentException($"flag {name} needs a value");
@@ -155,13 +186,18 @@ public record FrontendCommandLine
         "--max-txn-ops" => this with { MaxTxnOps = Positive(flag, value()) },
         "--emulated-etcd-version" => this with { EmulatedEtcdVersion = Version(flag, value()) },
         "--experimental-watch-progress-notify-interval" => this with { WatchProgressNotifyInterval = Duration(flag, value()) },
+        "--cert-file" => this with { CertFile = NonEmpty(flag, value()) },
+        "--key-file" => this with { KeyFile = NonEmpty(flag, value()) },
+        "--trusted-ca-file" => this with { TrustedCaFile = NonEmpty(flag, value()) },
+        "--client-cert-auth" => this with { ClientCertAuth = Boolean(flag, value()) },
         _ => null,
     };
 
-    /// <summary>Checks the flags together once all are parsed; throws <see cref="ArgumentException"/> naming a bad one.</summary>
-    protected virtual void Check()
-    {
-    }
+    /// <summary>
+    /// Checks the flags together once all are parsed, and reads the TLS files; throws <see cref="ArgumentException"/>
+    /// naming a bad one. An override checks these first.
+    /// </summary>
+    protected virtual void Check() => _ = ClientTls.Load(this);
 
     /// <summary>
     /// Refuses options without a PostgreSQL connection string, naming <paramref name="user"/> that needs one, and
@@ -214,9 +250,9 @@ public record FrontendCommandLine
         var urls = new List<Uri>();
         foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!Uri.TryCreate(part, UriKind.Absolute, out var url) || url.Scheme != "http" || url.IsDefaultPort || url.AbsolutePath != "/")
+            if (!Uri.TryCreate(part, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.IsDefaultPort || url.AbsolutePath != "/")
             {
-                throw new ArgumentException($"{flag}: '{part}' is not an http://host:port URL");
+                throw new ArgumentException($"{flag}: '{part}' is not an http://host:port or https://host:port URL");
             }
             urls.Add(url);
         }
@@ -256,6 +292,14 @@ public record FrontendCommandLine
         }
         return total > TimeSpan.Zero ? total : throw new ArgumentException($"{flag}: '{value}' is not a positive duration");
     }
+
+    /// <summary>A boolean as Go's flags spell it: 1, t, T, TRUE, true, True and their false counterparts.</summary>
+    private static bool Boolean(string flag, string value) => value switch
+    {
+        "1" or "t" or "T" or "TRUE" or "true" or "True" => true,
+        "0" or "f" or "F" or "FALSE" or "false" or "False" => false,
+        _ => throw new ArgumentException($"{flag}: '{value}' is not true or false"),
+    };
 
     private static string Version(string flag, string value)
     {

@@ -13,5 +13,9 @@ public sealed record FrontendProcessOptions : FrontendCommandLine
           --help                             print this text
         """;
 
-    protected override void Check() => RequirePostgresConnectionString("the frontend (it finds the silos in the membership table)");
+    protected override void Check()
+    {
+        base.Check();
+        RequirePostgresConnectionString("the frontend (it finds the silos in the membership table)");
+    }
 }

@@ -10,6 +10,7 @@ public sealed class CommandLineTests
     [
         "--listen-client-urls", "--advertise-client-urls", "--name", "--cluster-id", "--service-id", "--postgres-connection-string",
         "--max-request-bytes", "--max-txn-ops", "--emulated-etcd-version", "--experimental-watch-progress-notify-interval",
+        "--cert-file", "--key-file", "--trusted-ca-file", "--client-cert-auth",
     ];
 
     [Fact]
@@ -42,7 +43,7 @@ public sealed class CommandLineTests
     [InlineData("--postgres-connection-string", "Host", "--postgres-connection-string is not a valid connection string")]
     [InlineData("--postgres-pool-size", "0", "--postgres-pool-size: '0' is not a positive integer")]
     [InlineData("--max-txn-ops", "-3", "--max-txn-ops: '-3' is not a positive integer")]
-    [InlineData("--listen-client-urls", "localhost:2379", "is not an http://host:port URL")]
+    [InlineData("--listen-client-urls", "localhost:2379", "is not an http://host:port or https://host:port URL")]
     [InlineData("--emulated-etcd-version", "three", "is not a version like 3.6.0")]
     [InlineData("--advertise-address", "silo-1", "--advertise-address: 'silo-1' is not an IP address")]
     [InlineData("--frontend", "maybe", "--frontend: 'maybe' is not one of on, off")]

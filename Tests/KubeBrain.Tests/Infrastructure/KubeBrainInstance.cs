@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using Grpc.Net.Client;
 using KubeBrain.Silo;
 using Microsoft.AspNetCore.Builder;
@@ -12,13 +13,13 @@ public sealed class KubeBrainInstance : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string? _ownedDataDir;
 
-    private KubeBrainInstance(WebApplication app, ServerOptions options, string? ownedDataDir)
+    private KubeBrainInstance(WebApplication app, ServerOptions options, string? ownedDataDir, SslClientAuthenticationOptions? clientTls)
     {
         _app = app;
         _ownedDataDir = ownedDataDir;
         Options = options;
         Endpoint = options.ListenClientUrls[0].GetLeftPart(UriPartial.Authority);
-        Channel = GrpcChannel.ForAddress(Endpoint, new GrpcChannelOptions { MaxReceiveMessageSize = null, MaxSendMessageSize = null });
+        Channel = OpenChannel(clientTls);
         Kv = new Rpc.KV.KVClient(Channel);
     }
 
@@ -27,22 +28,26 @@ public sealed class KubeBrainInstance : IAsyncDisposable
     /// <summary>The server's services: the grain factory, the store.</summary>
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>The client URL, http://127.0.0.1:port.</summary>
+    /// <summary>The first client URL, http://127.0.0.1:port (or https://).</summary>
     public string Endpoint { get; }
 
     /// <summary>host:port, as etcdctl takes it.</summary>
-    public string HostPort => Endpoint["http://".Length..];
+    public string HostPort => Options.ListenClientUrls[0].Authority;
 
     public GrpcChannel Channel { get; }
 
     public Rpc.KV.KVClient Kv { get; }
 
-    /// <summary>Starts a server; with no data directory a SQLite store gets a fresh temporary one.</summary>
+    /// <summary>
+    /// Starts a server; with no data directory a SQLite store gets a fresh temporary one. <paramref name="clientTls"/>
+    /// is how <see cref="Channel"/> does TLS when the first client URL is https.
+    /// </summary>
     public static async Task<KubeBrainInstance> StartAsync(
         StorageKind storage = StorageKind.Memory,
         string? dataDir = null,
         Func<ServerOptions, ServerOptions>? configure = null,
-        Action<WebApplicationBuilder>? customize = null)
+        Action<WebApplicationBuilder>? customize = null,
+        SslClientAuthenticationOptions? clientTls = null)
     {
         var owned = storage == StorageKind.Sqlite && dataDir is null ? Directory.CreateTempSubdirectory("kubebrain-test-").FullName : null;
         var options = new ServerOptions
@@ -57,8 +62,17 @@ public sealed class KubeBrainInstance : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         var app = KubeBrainServer.Build(options, customize: customize);
         await app.StartAsync();
-        return new KubeBrainInstance(app, options, owned);
+        return new KubeBrainInstance(app, options, owned, clientTls);
     }
+
+    /// <summary>A channel of its own to the first client URL, doing TLS (an https URL) as <paramref name="tls"/> says.</summary>
+    public GrpcChannel OpenChannel(SslClientAuthenticationOptions? tls) => GrpcChannel.ForAddress(Endpoint, new GrpcChannelOptions
+    {
+        MaxReceiveMessageSize = null,
+        MaxSendMessageSize = null,
+        HttpHandler = tls is null ? null : new SocketsHttpHandler { SslOptions = tls },
+        DisposeHttpClient = true,
+    });
 
     public async ValueTask DisposeAsync()
     {
