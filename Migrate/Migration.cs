@@ -65,11 +65,12 @@ internal sealed class Migration
         _tailing = true;
         _progress.StartTail();
         var cutover = await tail.ApplyUntilCutoverAsync(_writer, _cutoverKey, _snapshot, cancellationToken);
+        var revoked = await _leases.RevokeEndedAsync(cancellationToken);
         var revision = await _target.ReachAsync(cancellationToken);
         return
         [
             string.Create(CultureInfo.InvariantCulture,
-                $"Cut over at revision {cutover} of {_source.Name}: {copied} keys copied of revision {_snapshot}, {_leases.Granted} leases granted, {_progress.Changes} changes in {_progress.Revisions} revisions applied after it."),
+                $"Cut over at revision {cutover} of {_source.Name}: {copied} keys copied of revision {_snapshot}, {_leases.Granted} leases granted ({revoked} since ended on the source and revoked), {_progress.Changes} changes in {_progress.Revisions} revisions applied after it."),
             string.Create(CultureInfo.InvariantCulture,
                 $"{_target.Name} is at revision {revision}. Point the kube-apiservers' --etcd-servers at it and restart them (docs/migration.md)."),
         ];
