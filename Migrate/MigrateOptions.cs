@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace KubeBrain.Migrate;
 
 /// <summary>Which way a run copies. The two commands share every step; they differ in direction and in names.</summary>
@@ -34,6 +36,10 @@ internal sealed record MigrateOptions
           --cutover-key KEY       a put of KEY on the source ends the run, once every
                                   change before it is on the target; KEY is not copied
                                   and must start with PREFIX     [PREFIX/kubebrain-migrate-cutover]
+          --advance-limit N       at the cut-over, write the target until its revision
+                                  passes the source's (so clients' old resourceVersions
+                                  are all in its past), if that takes at most N writes;
+                                  0: never                                      [1000000]
           --from-cacert FILE      CA bundle (PEM) that verifies the source's certificate
           --from-cert FILE        client certificate (PEM) for the source
           --from-key FILE         the client certificate's key (PEM)
@@ -60,6 +66,9 @@ internal sealed record MigrateOptions
     public TlsFiles FromTls { get; init; } = new(null, null, null);
 
     public TlsFiles ToTls { get; init; } = new(null, null, null);
+
+    /// <summary>The most writes spent taking the target's revision past the source's at the cut-over.</summary>
+    public long AdvanceLimit { get; init; } = 1_000_000;
 
     /// <summary>The cut-over key: the flag's, else <see cref="DefaultCutoverName"/> under the prefix.</summary>
     public string EffectiveCutoverKey =>
@@ -117,6 +126,7 @@ internal sealed record MigrateOptions
         "--from" => this with { From = Url(flag, value) },
         "--to" => this with { To = Url(flag, value) },
         "--prefix" => this with { Prefix = value },
+        "--advance-limit" => this with { AdvanceLimit = long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) ? limit : throw new ArgumentException($"{flag}: '{value}' is not a whole number") },
         "--cutover-key" => this with { CutoverKey = value.Length > 0 ? value : throw new ArgumentException($"{flag} must not be empty") },
         "--from-cacert" => this with { FromTls = FromTls with { CaCert = File(flag, value) } },
         "--from-cert" => this with { FromTls = FromTls with { Cert = File(flag, value) } },

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
+using Grpc.Core;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 
 namespace KubeBrain.Migrate;
@@ -12,8 +13,17 @@ namespace KubeBrain.Migrate;
 /// </summary>
 internal sealed class Migration
 {
+    /// <summary>Where a run is, for what a stop leaves behind.</summary>
+    private enum Phase
+    {
+        Copy,
+        Tail,
+        Advance,
+    }
+
     private const int PageSize = 1000;
     private const int Writers = 4;
+    private const int AdvanceWriters = 16;
 
     private readonly MigrateOptions _options;
     private readonly Store _source;
@@ -24,7 +34,8 @@ internal sealed class Migration
     private readonly TargetWriter _writer;
     private readonly ByteString _cutoverKey;
     private long _snapshot;
-    private bool _tailing;
+    private long _cutover;
+    private Phase _phase = Phase.Copy;
 
     public Migration(MigrateOptions options, Store source, Store target, TextWriter output, Progress progress, LeaseMirror leases)
     {
@@ -46,8 +57,8 @@ internal sealed class Migration
         var range = KeyRange.OfPrefix(_options.Prefix);
         await RequireEmptyTargetAsync(range, cancellationToken);
         await _output.WriteLineAsync(
-            $"Revisions are not preserved: {_target.Product} numbers its own, so every object's resourceVersion changes. " +
-            "After the cut-over, restart the kube-apiservers on the new store: their watch caches are rebuilt and clients relist once (docs/migration.md).");
+            $"Revisions are not preserved: {_target.Product} numbers its own, so every object's resourceVersion changes. At the cut-over {_target.Product}'s revision " +
+            $"is taken past {_source.Product}'s; the kube-apiservers then restart on {_target.Product}, their watch caches are rebuilt, clients get 410 Gone once and relist (docs/migration.md).");
 
         var first = await ReadPageAsync(range.Key, range.End, 0, cancellationToken);
         _snapshot = first.Header.Revision;
@@ -59,28 +70,68 @@ internal sealed class Migration
             await _leases.IsLiveAsync(lease.ID, cancellationToken);
         }
         var (copied, ended) = await CopyAsync(first, range, cancellationToken);
-        _progress.Say(string.Create(CultureInfo.InvariantCulture,
-            $"copied {copied} keys of revision {_snapshot} ({ended} left out: their lease had ended) and {_leases.Granted} leases; now following {_source.Name} until {_options.EffectiveCutoverKey} is put"));
-
-        _tailing = true;
+        _phase = Phase.Tail;
         _progress.StartTail();
-        var cutover = await tail.ApplyUntilCutoverAsync(_writer, _cutoverKey, _snapshot, cancellationToken);
+        _progress.Say(string.Create(CultureInfo.InvariantCulture,
+            $"copied {Progress.Count(copied, "key")} of revision {_snapshot} ({ended} left out: their lease had ended) and {Progress.Count(_leases.Granted, "lease")}; now following {_source.Name} until {_options.EffectiveCutoverKey} is put"));
+        _cutover = await tail.ApplyUntilCutoverAsync(_writer, _cutoverKey, _snapshot, cancellationToken);
         var revoked = await _leases.RevokeEndedAsync(cancellationToken);
-        var revision = await _target.ReachAsync(cancellationToken);
-        return
-        [
-            string.Create(CultureInfo.InvariantCulture,
-                $"Cut over at revision {cutover} of {_source.Name}: {copied} keys copied of revision {_snapshot}, {_leases.Granted} leases granted ({revoked} since ended on the source and revoked), {_progress.Changes} changes in {_progress.Revisions} revisions applied after it."),
-            string.Create(CultureInfo.InvariantCulture,
-                $"{_target.Name} is at revision {revision}. Point the kube-apiservers' --etcd-servers at it and restart them (docs/migration.md)."),
-        ];
+        var summary = string.Create(CultureInfo.InvariantCulture,
+            $"Cut over at revision {_cutover} of {_source.Name}: {Progress.Count(copied, "key")} copied of revision {_snapshot}, {Progress.Count(_leases.Granted, "lease")} granted ({revoked} since ended on the source and revoked), {Progress.Count(_progress.Changes, "change")} in {Progress.Count(_progress.Revisions, "revision")} applied after it.");
+        return [summary, await AdvanceAsync(cancellationToken), $"Point the kube-apiservers' --etcd-servers at {_target.Name} and restart them (docs/migration.md)."];
     }
 
-    /// <summary>What the target holds when the run is stopped before the cut-over.</summary>
-    public string Stopped() =>
-        _tailing
-            ? string.Create(CultureInfo.InvariantCulture, $"stopped before the cut-over: {_target.Name} has every change of {_source.Name} through revision {_progress.Through}")
-            : $"stopped during the copy: {_target.Name} holds part of the keys; start again on an empty store";
+    /// <summary>What the target holds when the run is stopped before its end.</summary>
+    public string Stopped() => _phase switch
+    {
+        Phase.Copy => $"stopped during the copy: {_target.Name} holds part of the keys; start again on an empty store",
+        Phase.Tail => string.Create(CultureInfo.InvariantCulture, $"stopped before the cut-over: {_target.Name} has every change of {_source.Name} through revision {_progress.Through}"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"stopped while advancing {_target.Name} past revision {_cutover}: it has every change of the cut-over, but {StaleVersions}"),
+    };
+
+    /// <summary>
+    /// Takes the target's revision past the cut-over's, so that every resourceVersion a client kept from the source
+    /// is older than the target's: a watch from one is answered 410 Gone and the client relists. A watch from a
+    /// revision the store has not reached waits for it instead, seeing nothing until then. Each write advances the
+    /// revision by one (a scratch key, the cut-over key, is put over and over by a few writers, then deleted), so
+    /// at most <see cref="MigrateOptions.AdvanceLimit"/> are spent; answers the line that says how it went.
+    /// </summary>
+    private async Task<string> AdvanceAsync(CancellationToken cancellationToken)
+    {
+        var revision = (await _target.CallAsync("a range", o => _target.Kv.RangeAsync(new Rpc.RangeRequest { Key = _cutoverKey, CountOnly = true }, o), cancellationToken)).Header.Revision;
+        if (revision > _cutover)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{_target.Name} is at revision {revision}, past {_cutover}: clients that kept a resourceVersion from {_source.Product} get 410 Gone and relist.");
+        }
+        if (_cutover - revision >= _options.AdvanceLimit)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"Warning: {_target.Name} is at revision {revision}, not past {_cutover}, and advancing it would take more than --advance-limit {_options.AdvanceLimit} writes: {StaleVersions}.");
+        }
+        _phase = Phase.Advance;
+        var from = revision;
+        _progress.StartAdvance(revision, _cutover);
+        var put = new Rpc.PutRequest { Key = _cutoverKey };
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, AdvanceWriters),
+            new ParallelOptions { MaxDegreeOfParallelism = AdvanceWriters, CancellationToken = cancellationToken },
+            async (_, token) =>
+            {
+                while (_progress.Target <= _cutover)
+                {
+                    var written = await _target.CallAsync("a put", o => _target.Kv.PutAsync(put, o), token);
+                    _progress.TargetAt(written.Header.Revision);
+                }
+            });
+        var deleted = await _target.CallAsync("a delete", o => _target.Kv.DeleteRangeAsync(new Rpc.DeleteRangeRequest { Key = _cutoverKey }, o), cancellationToken);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Advanced {_target.Name} from revision {from} to {deleted.Header.Revision}, past {_cutover}: clients that kept a resourceVersion from {_source.Product} get 410 Gone and relist.");
+    }
+
+    /// <summary>What the target's revision not being past the cut-over means for clients.</summary>
+    private string StaleVersions => string.Create(CultureInfo.InvariantCulture,
+        $"a client that watches from a resourceVersion it kept from {_source.Product} sees no change until {_target.Product} reaches it; restart every client after the kube-apiservers (docs/migration.md)");
 
     private async Task RequireEmptyTargetAsync(KeyRange range, CancellationToken cancellationToken)
     {
@@ -88,7 +139,7 @@ internal sealed class Migration
         if (held.Count > 0)
         {
             var where = _options.Prefix.Length == 0 ? "" : $" under '{_options.Prefix}'";
-            throw new StoreException(string.Create(CultureInfo.InvariantCulture, $"{_target.Name} already holds {held.Count} keys{where}; the target must be empty"), Grpc.Core.StatusCode.FailedPrecondition);
+            throw new StoreException(string.Create(CultureInfo.InvariantCulture, $"{_target.Name} already holds {Progress.Count(held.Count, "key")}{where}; the target must be empty"), StatusCode.FailedPrecondition);
         }
     }
 
@@ -137,7 +188,15 @@ internal sealed class Migration
                 break;
             }
             var next = ByteString.CopyFrom([.. page.Kvs[^1].Key.Span, 0]);
-            page = await ReadPageAsync(next, range.End, _snapshot, cancellationToken);
+            try
+            {
+                page = await ReadPageAsync(next, range.End, _snapshot, cancellationToken);
+            }
+            catch (StoreException e) when (e.Code == StatusCode.OutOfRange)
+            {
+                throw new StoreException(string.Create(CultureInfo.InvariantCulture,
+                    $"{e.Message} (the source compacted revision {_snapshot} while the copy read it: pause its compaction while the copy runs, docs/migration.md)"), e.Code);
+            }
         }
         if (batch.Count > 0)
         {

@@ -9,6 +9,13 @@ namespace KubeBrain.Migrate;
 /// </summary>
 internal sealed class Progress : IAsyncDisposable
 {
+    private enum Stage
+    {
+        Copy,
+        Tail,
+        Advance,
+    }
+
     private static readonly TimeSpan RedrawEvery = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan LineEvery = TimeSpan.FromSeconds(2);
 
@@ -28,7 +35,9 @@ internal sealed class Progress : IAsyncDisposable
     private long _through;
     private long _changes;
     private long _revisions;
-    private volatile bool _tailing;
+    private long _targetRevision;
+    private long _pass;
+    private volatile Stage _stage;
 
     public Progress(TextWriter error, bool inPlace, string source, Func<int> leases)
     {
@@ -62,22 +71,24 @@ internal sealed class Progress : IAsyncDisposable
 
     public void Copied(int keys) => Interlocked.Add(ref _copied, keys);
 
-    public void StartTail() => _tailing = true;
+    public void StartTail() => Enter(Stage.Tail);
+
+    /// <summary>The target's revision is being taken from <paramref name="revision"/> past <paramref name="pass"/>.</summary>
+    public void StartAdvance(long revision, long pass)
+    {
+        Interlocked.Exchange(ref _pass, pass);
+        Interlocked.Exchange(ref _targetRevision, revision);
+        Enter(Stage.Advance);
+    }
+
+    /// <summary>The target's highest revision seen while advancing it.</summary>
+    public long Target => Interlocked.Read(ref _targetRevision);
+
+    /// <summary>A write took the target to <paramref name="revision"/>.</summary>
+    public void TargetAt(long revision) => Max(ref _targetRevision, revision);
 
     /// <summary>The source reported its revision.</summary>
-    public void SourceAt(long revision)
-    {
-        var seen = Interlocked.Read(ref _sourceRevision);
-        while (revision > seen)
-        {
-            var was = Interlocked.CompareExchange(ref _sourceRevision, revision, seen);
-            if (was == seen)
-            {
-                return;
-            }
-            seen = was;
-        }
-    }
+    public void SourceAt(long revision) => Max(ref _sourceRevision, revision);
 
     /// <summary>The target has every change of the source through <paramref name="through"/>.</summary>
     public void Applied(long through, int changes, int revisions)
@@ -110,13 +121,34 @@ internal sealed class Progress : IAsyncDisposable
         _stop.Dispose();
     }
 
+    /// <summary>"1 key", "2 keys".</summary>
+    public static string Count(long count, string noun) =>
+        string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}");
+
+    private static void Max(ref long field, long value)
+    {
+        var seen = Interlocked.Read(ref field);
+        while (value > seen)
+        {
+            var was = Interlocked.CompareExchange(ref field, value, seen);
+            if (was == seen)
+            {
+                return;
+            }
+            seen = was;
+        }
+    }
+
     private string Line()
     {
         var source = Interlocked.Read(ref _sourceRevision);
         var through = Interlocked.Read(ref _through);
-        return _tailing
-            ? string.Create(CultureInfo.InvariantCulture, $"tail: {Interlocked.Read(ref _changes)} changes in {Interlocked.Read(ref _revisions)} revisions applied, through revision {through}; {_source} at revision {source}, lag {source - through}")
-            : string.Create(CultureInfo.InvariantCulture, $"copy: {Interlocked.Read(ref _copied)}/{Interlocked.Read(ref _total)} keys of revision {Interlocked.Read(ref _snapshot)}, {_leases()} leases; {_source} at revision {source}");
+        return _stage switch
+        {
+            Stage.Copy => string.Create(CultureInfo.InvariantCulture, $"copy: {Interlocked.Read(ref _copied)}/{Interlocked.Read(ref _total)} keys of revision {Interlocked.Read(ref _snapshot)}, {_leases()} leases; {_source} at revision {source}"),
+            Stage.Tail => string.Create(CultureInfo.InvariantCulture, $"tail: {Count(Interlocked.Read(ref _changes), "change")} in {Count(Interlocked.Read(ref _revisions), "revision")} applied, through revision {through}; {_source} at revision {source}, lag {source - through}"),
+            _ => string.Create(CultureInfo.InvariantCulture, $"advance: the target at revision {Target}, to pass {Interlocked.Read(ref _pass)}"),
+        };
     }
 
     private async Task DrawAsync()
@@ -135,6 +167,17 @@ internal sealed class Progress : IAsyncDisposable
         catch (OperationCanceledException)
         {
             // Disposed: the last state is shown once more by DisposeAsync.
+        }
+    }
+
+    /// <summary>Leaves the last state of the phase that ends on a line of its own, and shows <paramref name="stage"/>'s from now on.</summary>
+    private void Enter(Stage stage)
+    {
+        lock (_lock)
+        {
+            Show(force: false);
+            CloseLine();
+            _stage = stage;
         }
     }
 

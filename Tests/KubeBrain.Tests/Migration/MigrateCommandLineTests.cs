@@ -67,7 +67,7 @@ public sealed class MigrateCommandLineTests
         var (exitCode, output) = await MigrateProcess.RunAsync("export", "--from", kubeBrain.Endpoint, "--to", kubeBrain.Endpoint, "--prefix", "/registry");
 
         Assert.Equal(1, exitCode);
-        Assert.Contains($"kubebrain-migrate: etcd at {kubeBrain.Endpoint} already holds 1 keys under '/registry'; the target must be empty", output, StringComparison.Ordinal);
+        Assert.Contains($"kubebrain-migrate: etcd at {kubeBrain.Endpoint} already holds 1 key under '/registry'; the target must be empty", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Google.Protobuf;
 using Grpc.Net.Client;
 using KubeBrain.Silo;
@@ -38,10 +40,10 @@ public sealed class MigrateTests
             await WaitUntilEndedAsync(source, loaded.Short);
             await source.Kv.PutAsync(Etcd.Put(CutoverKey, "now"));
             Assert.Equal(0, await migrate.WaitForExitAsync(Timeout));
-            Assert.Contains("Cut over at revision", migrate.Output, StringComparison.Ordinal);
 
             var target = new Client(kubeBrain.Channel);
             await AssertSameAsync(source, target);
+            await AssertPastCutoverAsync(migrate.Output, target);
             var leases = (await target.Lease.LeaseLeasesAsync(new Rpc.LeaseLeasesRequest())).Leases.Select(l => l.ID).ToHashSet();
             Assert.Equal(new HashSet<long> { loaded.Kept, tailLease }, leases);
             Assert.Equal(tailLease, (await target.Kv.RangeAsync(Etcd.Get("/registry/events/ns-2/new-0"))).Kvs.Single().Lease);
@@ -56,9 +58,9 @@ public sealed class MigrateTests
             await kubeBrainSide.Kv.PutAsync(new Rpc.PutRequest { Key = Etcd.Bytes("/registry/events/ns-3/exported"), Value = Etcd.Bytes("e"), Lease = exportLease });
             await kubeBrainSide.Kv.PutAsync(Etcd.Put(CutoverKey, "now"));
             Assert.Equal(0, await export.WaitForExitAsync(Timeout));
-            Assert.Contains("Cut over at revision", export.Output, StringComparison.Ordinal);
+            await AssertSameAsync(kubeBrainSide, new Client(exported.Channel));
+            await AssertPastCutoverAsync(export.Output, new Client(exported.Channel));
         }
-        await AssertSameAsync(kubeBrainSide, new Client(exported.Channel));
     }
 
     /// <summary>The leases a data set was loaded with: one kept, one revoked during the tail, one that runs out.</summary>
@@ -189,6 +191,15 @@ public sealed class MigrateTests
             Assert.InRange(copy.TTL, 1, granted.GrantedTTL);
             Assert.Equal(Attached(granted), Attached(copy));
         }
+    }
+
+    /// <summary>The target's revision is past the cut-over's, so every resourceVersion from the source is in its past.</summary>
+    private static async Task AssertPastCutoverAsync(string output, Client target)
+    {
+        var cutover = long.Parse(Regex.Match(output, "Cut over at revision ([0-9]+) ").Groups[1].Value, CultureInfo.InvariantCulture);
+        var revision = (await target.Kv.RangeAsync(Etcd.Get(CutoverKey))).Header.Revision;
+        Assert.True(revision > cutover, $"the target is at revision {revision}, not past the cut-over's {cutover}");
+        Assert.Contains("get 410 Gone and relist", output, StringComparison.Ordinal);
     }
 
     private static async Task<Dictionary<string, Protos.Mvccpb.KeyValue>> KeysAsync(Client store)
