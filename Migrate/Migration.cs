@@ -78,7 +78,7 @@ internal sealed class Migration
         var revoked = await _leases.RevokeEndedAsync(cancellationToken);
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"Cut over at revision {_cutover} of {_source.Name}: {Progress.Count(copied, "key")} copied of revision {_snapshot}, {Progress.Count(_leases.Granted, "lease")} granted ({revoked} since ended on the source and revoked), {Progress.Count(_progress.Changes, "change")} in {Progress.Count(_progress.Revisions, "revision")} applied after it.");
-        return [summary, await AdvanceAsync(cancellationToken), $"Point the kube-apiservers' --etcd-servers at {_target.Name} and restart them (docs/migration.md)."];
+        return [summary, await SettleRevisionAsync(cancellationToken), $"Point the kube-apiservers' --etcd-servers at {_target.Name} and restart them (docs/migration.md)."];
     }
 
     /// <summary>What the target holds when the run is stopped before its end.</summary>
@@ -94,39 +94,39 @@ internal sealed class Migration
     /// is older than the target's: a watch from one is answered 410 Gone and the client relists. A watch from a
     /// revision the store has not reached waits for it instead, seeing nothing until then. Each write advances the
     /// revision by one (a scratch key, the cut-over key, is put over and over by a few writers, then deleted), so
-    /// at most <see cref="MigrateOptions.AdvanceLimit"/> are spent; answers the line that says how it went.
+    /// at most <see cref="MigrateOptions.AdvanceLimit"/> are spent. Then the target is compacted at its revision,
+    /// so that a read at an older one (a continue token, an exact resourceVersion) is refused as compacted rather
+    /// than answered with a state that only existed during the copy. Answers the line that says how it went.
     /// </summary>
-    private async Task<string> AdvanceAsync(CancellationToken cancellationToken)
+    private async Task<string> SettleRevisionAsync(CancellationToken cancellationToken)
     {
-        var revision = (await _target.CallAsync("a range", o => _target.Kv.RangeAsync(new Rpc.RangeRequest { Key = _cutoverKey, CountOnly = true }, o), cancellationToken)).Header.Revision;
-        if (revision > _cutover)
+        var from = (await _target.CallAsync("a range", o => _target.Kv.RangeAsync(new Rpc.RangeRequest { Key = _cutoverKey, CountOnly = true }, o), cancellationToken)).Header.Revision;
+        var revision = from;
+        if (revision <= _cutover && _cutover - revision < _options.AdvanceLimit)
         {
-            return string.Create(CultureInfo.InvariantCulture,
-                $"{_target.Name} is at revision {revision}, past {_cutover}: clients that kept a resourceVersion from {_source.Product} get 410 Gone and relist.");
-        }
-        if (_cutover - revision >= _options.AdvanceLimit)
-        {
-            return string.Create(CultureInfo.InvariantCulture,
-                $"Warning: {_target.Name} is at revision {revision}, not past {_cutover}, and advancing it would take more than --advance-limit {_options.AdvanceLimit} writes: {StaleVersions}.");
-        }
-        _phase = Phase.Advance;
-        var from = revision;
-        _progress.StartAdvance(revision, _cutover);
-        var put = new Rpc.PutRequest { Key = _cutoverKey };
-        await Parallel.ForEachAsync(
-            Enumerable.Range(0, AdvanceWriters),
-            new ParallelOptions { MaxDegreeOfParallelism = AdvanceWriters, CancellationToken = cancellationToken },
-            async (_, token) =>
-            {
-                while (_progress.Target <= _cutover)
+            _phase = Phase.Advance;
+            _progress.StartAdvance(revision, _cutover);
+            var put = new Rpc.PutRequest { Key = _cutoverKey };
+            await Parallel.ForEachAsync(
+                Enumerable.Range(0, AdvanceWriters),
+                new ParallelOptions { MaxDegreeOfParallelism = AdvanceWriters, CancellationToken = cancellationToken },
+                async (_, token) =>
                 {
-                    var written = await _target.CallAsync("a put", o => _target.Kv.PutAsync(put, o), token);
-                    _progress.TargetAt(written.Header.Revision);
-                }
-            });
-        var deleted = await _target.CallAsync("a delete", o => _target.Kv.DeleteRangeAsync(new Rpc.DeleteRangeRequest { Key = _cutoverKey }, o), cancellationToken);
-        return string.Create(CultureInfo.InvariantCulture,
-            $"Advanced {_target.Name} from revision {from} to {deleted.Header.Revision}, past {_cutover}: clients that kept a resourceVersion from {_source.Product} get 410 Gone and relist.");
+                    while (_progress.Target <= _cutover)
+                    {
+                        var written = await _target.CallAsync("a put", o => _target.Kv.PutAsync(put, o), token);
+                        _progress.TargetAt(written.Header.Revision);
+                    }
+                });
+            var deleted = await _target.CallAsync("a delete", o => _target.Kv.DeleteRangeAsync(new Rpc.DeleteRangeRequest { Key = _cutoverKey }, o), cancellationToken);
+            revision = deleted.Header.Revision;
+        }
+        await _target.CallAsync("a compaction", o => _target.Kv.CompactAsync(new Rpc.CompactionRequest { Revision = revision }, o), cancellationToken);
+        return revision <= _cutover
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"Warning: {_target.Name} is at revision {revision} (compacted there), not past {_cutover}, and advancing it would take more than --advance-limit {_options.AdvanceLimit} writes: {StaleVersions}.")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"{_target.Name} went from revision {from} to {revision}, past {_cutover}, and was compacted there: clients that kept a resourceVersion from {_source.Product} get 410 Gone and relist.");
     }
 
     /// <summary>What the target's revision not being past the cut-over means for clients.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Net.Client;
 using KubeBrain.Silo;
 using KubeBrain.Tests.Infrastructure;
@@ -193,13 +194,18 @@ public sealed class MigrateTests
         }
     }
 
-    /// <summary>The target's revision is past the cut-over's, so every resourceVersion from the source is in its past.</summary>
+    /// <summary>
+    /// The target's revision is past the cut-over's, so every resourceVersion from the source is in its past, and
+    /// compacted there, so that no read sees a state of the copy.
+    /// </summary>
     private static async Task AssertPastCutoverAsync(string output, Client target)
     {
         var cutover = long.Parse(Regex.Match(output, "Cut over at revision ([0-9]+) ").Groups[1].Value, CultureInfo.InvariantCulture);
         var revision = (await target.Kv.RangeAsync(Etcd.Get(CutoverKey))).Header.Revision;
         Assert.True(revision > cutover, $"the target is at revision {revision}, not past the cut-over's {cutover}");
         Assert.Contains("get 410 Gone and relist", output, StringComparison.Ordinal);
+        var old = await Assert.ThrowsAsync<RpcException>(() => target.Kv.RangeAsync(Etcd.List(Prefix, revision: revision - 1)).ResponseAsync);
+        Assert.Equal(StatusCode.OutOfRange, old.StatusCode);
     }
 
     private static async Task<Dictionary<string, Protos.Mvccpb.KeyValue>> KeysAsync(Client store)
