@@ -3,8 +3,9 @@ using System.Globalization;
 namespace KubeBrain.Migrate;
 
 /// <summary>
-/// The progress display on stderr: keys copied of the snapshot's total, then the source's changes applied and
-/// how many revisions the target is behind the source. On a terminal one line is redrawn in place; otherwise a
+/// The progress display on stderr: keys copied of the snapshot's total, then the source's changes applied, the
+/// source's revision they reach and the source's current one, and how many of its changes wait to be applied;
+/// then the target's revision while it is advanced. On a terminal one line is redrawn in place; otherwise a
 /// plain line is written every few seconds when something changed.
 /// </summary>
 internal sealed class Progress : IAsyncDisposable
@@ -35,6 +36,7 @@ internal sealed class Progress : IAsyncDisposable
     private long _through;
     private long _changes;
     private long _revisions;
+    private long _waiting;
     private long _targetRevision;
     private long _pass;
     private volatile Stage _stage;
@@ -99,6 +101,15 @@ internal sealed class Progress : IAsyncDisposable
         SourceAt(through);
     }
 
+    /// <summary>The source's changes received and not yet taken up by the tail.</summary>
+    public long Waiting => Interlocked.Read(ref _waiting);
+
+    /// <summary><paramref name="changes"/> of the source's changes were received.</summary>
+    public void Queued(int changes) => Interlocked.Add(ref _waiting, changes);
+
+    /// <summary>The tail took up <paramref name="changes"/> received changes.</summary>
+    public void Taken(int changes) => Interlocked.Add(ref _waiting, -changes);
+
     /// <summary>Writes <paramref name="line"/> on a line of its own, below the progress line.</summary>
     public void Say(string line)
     {
@@ -145,8 +156,8 @@ internal sealed class Progress : IAsyncDisposable
         var through = Interlocked.Read(ref _through);
         return _stage switch
         {
-            Stage.Copy => string.Create(CultureInfo.InvariantCulture, $"copy: {Interlocked.Read(ref _copied)}/{Interlocked.Read(ref _total)} keys of revision {Interlocked.Read(ref _snapshot)}, {_leases()} leases; {_source} at revision {source}"),
-            Stage.Tail => string.Create(CultureInfo.InvariantCulture, $"tail: {Count(Interlocked.Read(ref _changes), "change")} in {Count(Interlocked.Read(ref _revisions), "revision")} applied, through revision {through}; {_source} at revision {source}, lag {source - through}"),
+            Stage.Copy => string.Create(CultureInfo.InvariantCulture, $"copy: {Interlocked.Read(ref _copied)}/{Interlocked.Read(ref _total)} keys of revision {Interlocked.Read(ref _snapshot)}, {_leases()} leases; {_source} at revision {source}, {Count(Waiting, "change")} waiting"),
+            Stage.Tail => string.Create(CultureInfo.InvariantCulture, $"tail: {Count(Interlocked.Read(ref _changes), "change")} in {Count(Interlocked.Read(ref _revisions), "revision")} applied, through revision {through}; {_source} at revision {source}, {Count(Waiting, "change")} waiting"),
             _ => string.Create(CultureInfo.InvariantCulture, $"advance: the target at revision {Target}, to pass {Interlocked.Read(ref _pass)}"),
         };
     }

@@ -34,8 +34,8 @@ internal sealed record KeyRange(ByteString Key, ByteString End)
 /// The source's changes after the snapshot: one watch from the snapshot's revision + 1, opened before the copy
 /// and read into memory while it runs (a watch that keeps up cannot be overtaken by the source's compaction),
 /// then applied to the target in revision order until the cut-over key is put. Changes of one revision are
-/// applied in the same txn or in consecutive ones; a txn may span revisions. While the stream is idle a
-/// progress request each second learns the source's revision, for the lag shown.
+/// applied in the same txn or in consecutive ones; a txn may span revisions. While nothing waits to be applied,
+/// a progress request each second learns the source's revision, for the progress shown.
 /// </summary>
 internal sealed class SourceTail : IAsyncDisposable
 {
@@ -69,34 +69,32 @@ internal sealed class SourceTail : IAsyncDisposable
     public async Task<long> ApplyUntilCutoverAsync(TargetWriter writer, ByteString cutoverKey, long snapshot, CancellationToken cancellationToken)
     {
         var batch = new ChangeBatch();
-        var through = snapshot;
-        var lastRevision = snapshot;
+        var current = snapshot;
+        var previous = snapshot;
         var revisions = 0;
         long cutover = 0;
-        async Task FlushAsync()
+
+        // Writes the batch; every change of revision `current` is in it unless `currentComplete` is false.
+        async Task FlushAsync(bool currentComplete)
         {
             var changes = batch.Take();
             if (changes.Length > 0)
             {
                 await writer.WriteAsync(changes, cancellationToken);
             }
-            _progress.Applied(through, changes.Length, revisions);
+            _progress.Applied(currentComplete ? current : previous, changes.Length, revisions);
             revisions = 0;
         }
+
         while (cutover == 0)
         {
             if (!_queue.Reader.TryRead(out var response))
             {
-                await FlushAsync();
+                await FlushAsync(currentComplete: true);
                 if (!await _queue.Reader.WaitToReadAsync(cancellationToken))
                 {
                     throw _failure ?? new StoreException($"{_source.Name} ended the watch", StatusCode.Unavailable);
                 }
-                continue;
-            }
-            if (response.Events.Count == 0)
-            {
-                through = Math.Max(through, response.Header.Revision);
                 continue;
             }
             foreach (var e in response.Events)
@@ -106,7 +104,6 @@ internal sealed class SourceTail : IAsyncDisposable
                 {
                     break;
                 }
-                through = Math.Max(through, revision);
                 if (e.Kv.Key == cutoverKey)
                 {
                     if (e.Type == Mvcc.Event.Types.EventType.Put)
@@ -115,20 +112,22 @@ internal sealed class SourceTail : IAsyncDisposable
                     }
                     continue;
                 }
-                if (revision != lastRevision)
-                {
-                    lastRevision = revision;
-                    revisions++;
-                }
                 var change = e.Type == Mvcc.Event.Types.EventType.Put ? Change.Put(e.Kv) : Change.Delete(e.Kv.Key);
                 if (!batch.TryAdd(change))
                 {
-                    await FlushAsync();
+                    await FlushAsync(currentComplete: revision != current);
                     batch.TryAdd(change);
                 }
+                if (revision != current)
+                {
+                    previous = current;
+                    current = revision;
+                    revisions++;
+                }
             }
+            _progress.Taken(response.Events.Count);
         }
-        await FlushAsync();
+        await FlushAsync(currentComplete: true);
         return cutover;
     }
 
@@ -158,8 +157,9 @@ internal sealed class SourceTail : IAsyncDisposable
                             : $"{_source.Name} cancelled the watch: {response.CancelReason}", StatusCode.OutOfRange);
                     }
                     _progress.SourceAt(response.Header.Revision);
-                    if (!response.Created)
+                    if (response.Events.Count > 0)
                     {
+                        _progress.Queued(response.Events.Count);
                         _queue.Writer.TryWrite(response);
                     }
                 }
@@ -195,7 +195,7 @@ internal sealed class SourceTail : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(_stop.Token))
             {
-                if (_queue.Reader.Count == 0)
+                if (_progress.Waiting == 0)
                 {
                     await _call.RequestStream.WriteAsync(new Rpc.WatchRequest { ProgressRequest = new Rpc.WatchProgressRequest() }, _stop.Token);
                 }
