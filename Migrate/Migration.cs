@@ -16,6 +16,7 @@ internal sealed class Migration
     /// <summary>Where a run is, for what a stop leaves behind.</summary>
     private enum Phase
     {
+        Check,
         Copy,
         Tail,
         Advance,
@@ -35,7 +36,7 @@ internal sealed class Migration
     private readonly ByteString _cutoverKey;
     private long _snapshot;
     private long _cutover;
-    private Phase _phase = Phase.Copy;
+    private Phase _phase = Phase.Check;
 
     public Migration(MigrateOptions options, Store source, Store target, TextWriter output, Progress progress, LeaseMirror leases)
     {
@@ -60,6 +61,7 @@ internal sealed class Migration
             $"Revisions are not preserved: {_target.Product} numbers its own, so every object's resourceVersion changes. At the cut-over {_target.Product}'s revision " +
             $"is taken past {_source.Product}'s; the kube-apiservers then restart on {_target.Product}, their watch caches are rebuilt, clients get 410 Gone once and relist (docs/migration.md).");
 
+        _phase = Phase.Copy;
         var first = await ReadPageAsync(range.Key, range.End, 0, cancellationToken);
         _snapshot = first.Header.Revision;
         _progress.StartCopy(_snapshot, first.Count);
@@ -84,6 +86,7 @@ internal sealed class Migration
     /// <summary>What the target holds when the run is stopped before its end.</summary>
     public string Stopped() => _phase switch
     {
+        Phase.Check => "stopped before the copy: nothing was written",
         Phase.Copy => $"stopped during the copy: {_target.Name} holds part of the keys; start again on an empty store",
         Phase.Tail => string.Create(CultureInfo.InvariantCulture, $"stopped before the cut-over: {_target.Name} has every change of {_source.Name} through revision {_progress.Through}"),
         _ => string.Create(CultureInfo.InvariantCulture, $"stopped while advancing {_target.Name} past revision {_cutover}: it has every change of the cut-over, but {StaleVersions}"),

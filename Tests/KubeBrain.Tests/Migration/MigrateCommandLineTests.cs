@@ -20,7 +20,7 @@ public sealed class MigrateCommandLineTests
 
         Assert.Equal(0, exitCode);
         Assert.StartsWith("Usage: kubebrain-migrate migrate", output, StringComparison.Ordinal);
-        foreach (var flag in new[] { "export", "--from", "--to", "--prefix", "--cutover-key", "--from-cacert", "--from-cert", "--from-key", "--to-cacert", "--to-cert", "--to-key" })
+        foreach (var flag in new[] { "export", "--from", "--to", "--prefix", "--cutover-key", "--advance-limit", "--from-cacert", "--from-cert", "--from-key", "--to-cacert", "--to-cert", "--to-key" })
         {
             Assert.Contains(flag, output, StringComparison.Ordinal);
         }
@@ -34,6 +34,7 @@ public sealed class MigrateCommandLineTests
     [InlineData("export --from http://127.0.0.1:1 --to http://127.0.0.1:2 --bogus 1", "unknown flag --bogus")]
     [InlineData("migrate --from http://127.0.0.1:1 --to http://127.0.0.1:2 --prefix", "flag --prefix needs a value")]
     [InlineData("migrate --from http://127.0.0.1:1 --to http://127.0.0.1:2 --prefix /registry --cutover-key /cutover", "--cutover-key: '/cutover' does not start with --prefix '/registry'")]
+    [InlineData("migrate --from http://127.0.0.1:1 --to http://127.0.0.1:2 --advance-limit lots", "--advance-limit: 'lots' is not a whole number")]
     [InlineData("migrate --from http://127.0.0.1:1 --to https://127.0.0.1:2 --to-cacert /no/such/ca.pem", "--to-cacert: no file '/no/such/ca.pem'")]
     [InlineData("migrate --from http://127.0.0.1:1 --to http://127.0.0.1:2 --to-cacert /etc/hostname", "--to-cacert, --to-cert and --to-key need an https:// --to URL")]
     [InlineData("migrate --from https://127.0.0.1:1 --to http://127.0.0.1:2 --from-cert /etc/hostname", "--from-cert and --from-key go together")]
