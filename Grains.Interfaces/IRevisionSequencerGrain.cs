@@ -46,6 +46,13 @@ public interface IRevisionSequencerGrain : IGrainWithIntegerKey
     Task<StoreStatus> StatusAsync();
 
     /// <summary>
+    /// The store's gauges: revision, compaction revision, database size and live keys. The first call of an
+    /// activation counts the live keys in the store once; from then on each commit keeps the count.
+    /// </summary>
+    [Alias("Gauges")]
+    Task<StoreGauges> GaugesAsync();
+
+    /// <summary>
     /// etcd's LeaseGrant: <paramref name="id"/> 0 lets the sequencer choose a positive id; a TTL below etcd's minimum
     /// is raised to it. The lease is durable before the answer.
     /// </summary>

@@ -6,6 +6,7 @@ using KubeBrain.Grains.Storage.Postgres;
 using KubeBrain.Grains.Storage.Sqlite;
 using Microsoft.AspNetCore.Hosting.Server;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 
 namespace KubeBrain.Silo;
 
@@ -19,11 +20,24 @@ public static class KubeBrainServer
     /// <summary>The file of the SQLite store inside the data directory.</summary>
     public const string DatabaseFile = "kubebrain.db";
 
+    /// <summary>Where the Orleans dashboard is served on the metrics URLs (<c>--enable-dashboard</c>).</summary>
+    public const string DashboardPath = "/dashboard";
+
     /// <param name="options">The command line's options.</param>
     /// <param name="hostArgs">Arguments for the ASP.NET Core host (configuration sources).</param>
     /// <param name="customize">Changes to the host before it is built: the place for a store decorator or silo settings.</param>
-    public static WebApplication Build(ServerOptions options, string[]? hostArgs = null, Action<WebApplicationBuilder>? customize = null)
+    /// <param name="environment">
+    /// The environment variables that decide on Kubernetes hosting (<see cref="KubernetesHosting"/>): the process's
+    /// when null.
+    /// </param>
+    public static WebApplication Build(
+        ServerOptions options,
+        string[]? hostArgs = null,
+        Action<WebApplicationBuilder>? customize = null,
+        Func<string, string?>? environment = null)
     {
+        environment ??= Environment.GetEnvironmentVariable;
+        var kubernetes = KubernetesHosting.IsEnabled(options, environment);
         var builder = WebApplication.CreateBuilder(hostArgs ?? []);
         builder.Logging.AddQuietFrameworkFilters();
         switch (options.Storage)
@@ -43,6 +57,7 @@ public static class KubeBrainServer
                 break;
         }
         builder.Services.AddSingleton<LocalCommits>();
+        builder.Services.AddSingleton<StoreMetrics>();
         builder.UseOrleans(silo =>
         {
             if (options.Storage == StorageKind.Postgres)
@@ -53,22 +68,37 @@ public static class KubeBrainServer
             {
                 silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
             }
-            silo.Configure<ClusterOptions>(options.ApplyTo);
             silo.Configure<SiloOptions>(o => o.SiloName = options.Name);
+            if (kubernetes)
+            {
+                // After the silo name (the pod's name wins) and before the cluster identity (the flags win).
+                KubernetesHosting.Use(silo);
+            }
+            silo.Configure<ClusterOptions>(options.ApplyTo);
+            if (options.EnableDashboard)
+            {
+                silo.AddDashboard();
+            }
         });
         if (options.Frontend)
         {
             builder.AddEtcdFrontend(options);
         }
-        else
+        else if (options.ListenMetricsUrls.Count == 0)
         {
             builder.Services.AddSingleton<IServer, NoHttpServer>();
         }
+        builder.AddMetricsListeners(options, "kubebrain");
         customize?.Invoke(builder);
         var app = builder.Build();
         if (options.Frontend)
         {
             app.MapEtcdFrontend();
+        }
+        app.MapMetrics(options);
+        if (options.EnableDashboard)
+        {
+            app.MapOrleansDashboard(DashboardPath).OnMetricsPortsOnly();
         }
         return app;
     }

@@ -32,6 +32,8 @@ public sealed record ServerOptions : FrontendCommandLine
           --advertise-address IP             the silo's address for other silos and clients
                                              [loopback on sqlite and memory; else the first non-loopback IPv4]
           --frontend on|off                  serve the etcd API from this silo too [on]
+          --enable-dashboard                 serve the Orleans dashboard at /dashboard/ on the metrics
+                                             URLs (needs --listen-metrics-urls)    [false]
           --help                             print this text
         """;
 
@@ -49,6 +51,9 @@ public sealed record ServerOptions : FrontendCommandLine
 
     /// <summary>Whether the silo co-hosts an etcd frontend; a cluster's silos may leave that to frontend processes.</summary>
     public bool Frontend { get; init; } = true;
+
+    /// <summary>Whether the silo serves the Orleans dashboard on the metrics listeners.</summary>
+    public bool EnableDashboard { get; init; }
 
     /// <summary>The data directory: <c>--data-dir</c>, else <c>&lt;name&gt;.kubebrain</c> as etcd's <c>&lt;name&gt;.etcd</c>.</summary>
     public string EffectiveDataDir => DataDir ?? $"{Name}.kubebrain";
@@ -77,12 +82,19 @@ public sealed record ServerOptions : FrontendCommandLine
         "--gateway-port" => this with { GatewayPort = Port(flag, value()) },
         "--advertise-address" => this with { AdvertiseAddress = Address(flag, value()) },
         "--frontend" => this with { Frontend = OnOff(flag, value()) },
+        "--enable-dashboard" => this with { EnableDashboard = Bool(flag, value()) },
         _ => base.With(flag, value),
     };
+
+    protected override bool IsSwitch(string flag) => flag == "--enable-dashboard" || base.IsSwitch(flag);
 
     protected override void Check()
     {
         base.Check();
+        if (EnableDashboard && ListenMetricsUrls.Count == 0)
+        {
+            throw new ArgumentException("--enable-dashboard needs --listen-metrics-urls: the dashboard is served on the metrics URLs");
+        }
         if (Storage == StorageKind.Postgres)
         {
             RequirePostgresConnectionString("--storage postgres");

@@ -87,7 +87,7 @@ internal sealed partial class FrontendMembership(
         }
     }
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Frontend {Name} could not refresh its registration; MemberList may omit it until a refresh succeeds")]
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Frontend {Name} could not refresh its registration; MemberList may omit it until a refresh succeeds. If this repeats, check that this frontend reaches the silos")]
     private partial void LogRegisterFailed(Exception exception, string name);
 
     [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Frontend {Name} could not unregister; MemberList lists it until its registration expires")]

@@ -13,6 +13,8 @@ namespace KubeBrain.EtcdFrontend.Errors;
 /// </summary>
 internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
 {
+    private readonly FailureStreak _unavailable = new();
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -22,7 +24,7 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         }
         catch (Exception e) when (IsTransient(e))
         {
-            LogTransient(e, context.Method);
+            Unavailable(e, context.Method);
             throw EtcdErrors.Timeout;
         }
     }
@@ -39,8 +41,16 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         }
         catch (Exception e) when (IsTransient(e))
         {
-            LogTransient(e, context.Method);
+            Unavailable(e, context.Method);
             throw EtcdErrors.Timeout;
+        }
+    }
+
+    private void Unavailable(Exception e, string method)
+    {
+        if (_unavailable.Failed(out var unlogged))
+        {
+            LogTransient(e, method, unlogged);
         }
     }
 
@@ -51,6 +61,6 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
             or ConnectionFailedException
             or GatewayTooBusyException;
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "{Method} answered Unavailable: the request could not be carried out for now")]
-    private partial void LogTransient(Exception exception, string method);
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "{Method} answered Unavailable: the request could not be carried out for now ({Unlogged} more Unavailable answers since the last such line); clients retry. If this persists, check that this frontend reaches the silos and that the store is reachable: the silos' logs name the failing part")]
+    private partial void LogTransient(Exception exception, string method, int unlogged);
 }

@@ -1,3 +1,4 @@
+using KubeBrain.Grains.Interfaces;
 using Microsoft.Extensions.Logging;
 
 namespace KubeBrain.EtcdFrontend.Hosting;
@@ -10,13 +11,18 @@ internal sealed partial class ClusterConnectionRetry(ILogger<ClusterConnectionRe
 {
     private static readonly TimeSpan Delay = TimeSpan.FromSeconds(1);
 
+    private readonly FailureStreak _attempts = new();
+
     public async Task<bool> ShouldRetryConnectionAttempt(Exception exception, CancellationToken cancellationToken)
     {
-        LogNotConnected(exception.Message);
+        if (_attempts.Failed(out var unlogged))
+        {
+            LogNotConnected(exception.Message, unlogged);
+        }
         await Task.Delay(Delay, cancellationToken);
         return true;
     }
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "No silo of the cluster is reachable yet ({Reason}); trying again")]
-    private partial void LogNotConnected(string reason);
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "No silo of the cluster is reachable yet ({Reason}); trying again every second ({Unlogged} more attempts since the last such line). If no silo comes, check that silos are running with the same --cluster-id and --service-id and the same database, and that their --advertise-address and gateway port are reachable from here")]
+    private partial void LogNotConnected(string reason, int unlogged);
 }

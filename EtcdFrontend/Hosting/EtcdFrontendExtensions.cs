@@ -5,6 +5,7 @@ using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.EtcdFrontend.Kv;
 using KubeBrain.EtcdFrontend.Lease;
 using KubeBrain.EtcdFrontend.Maintenance;
+using KubeBrain.EtcdFrontend.Telemetry;
 using KubeBrain.EtcdFrontend.Watch;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -39,7 +40,7 @@ public static class EtcdFrontendExtensions
         {
             foreach (var url in options.ListenClientUrls)
             {
-                Listen(kestrel, url, url.Scheme == Uri.UriSchemeHttps ? tls : null);
+                kestrel.Listen(url, HttpProtocols.Http2, "--listen-client-urls", url.Scheme == Uri.UriSchemeHttps ? tls : null);
             }
         });
         builder.Services.AddEtcdFrontend(options.ApplyTo);
@@ -56,8 +57,12 @@ public static class EtcdFrontendExtensions
         {
             o.MaxReceiveMessageSize = options.MaxRequestBytes + EtcdFrontendOptions.GrpcOverheadBytes;
             o.MaxSendMessageSize = int.MaxValue;
+            o.Interceptors.Add<MetricsInterceptor>();
             o.Interceptors.Add<ErrorInterceptor>();
         });
+        services.AddSingleton<MetricsInterceptor>();
+        services.AddSingleton<ErrorInterceptor>();
+        services.AddSingleton<FrontendMetrics>();
         services.AddGrpcHealthChecks().AddCheck("kubebrain", () => HealthCheckResult.Healthy());
         services.AddSingleton<StreamShutdown>();
         services.AddSingleton<SequencerCalls>();
@@ -82,12 +87,15 @@ public static class EtcdFrontendExtensions
         return endpoints;
     }
 
-    /// <summary>Listens on <paramref name="url"/> for HTTP/2: over TLS with <paramref name="tls"/>, else h2c.</summary>
-    private static void Listen(KestrelServerOptions kestrel, Uri url, ClientTls? tls)
+    /// <summary>
+    /// Listens on <paramref name="url"/> (an IP address or localhost) with <paramref name="protocols"/>, over TLS
+    /// with <paramref name="tls"/>; <paramref name="flag"/> names the URL in errors.
+    /// </summary>
+    internal static void Listen(this KestrelServerOptions kestrel, Uri url, HttpProtocols protocols, string flag, ClientTls? tls = null)
     {
-        void Http2(ListenOptions listen)
+        void Configure(ListenOptions listen)
         {
-            listen.Protocols = HttpProtocols.Http2;
+            listen.Protocols = protocols;
             if (tls is not null)
             {
                 listen.UseHttps(tls.Configure);
@@ -95,15 +103,15 @@ public static class EtcdFrontendExtensions
         }
         if (url.Host == "localhost")
         {
-            kestrel.ListenLocalhost(url.Port, Http2);
+            kestrel.ListenLocalhost(url.Port, Configure);
         }
         else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address))
         {
-            kestrel.Listen(address, url.Port, Http2);
+            kestrel.Listen(address, url.Port, Configure);
         }
         else
         {
-            throw new ArgumentException($"--listen-client-urls: '{url}' must name an IP address or localhost");
+            throw new ArgumentException($"{flag}: '{url}' must name an IP address or localhost");
         }
     }
 }

@@ -30,6 +30,7 @@ public record FrontendCommandLine
                                              whatever --client-cert-auth says, as in etcd
           --client-cert-auth[=true|false]    require a client certificate signed by --trusted-ca-file on
                                              the https URLs                        [false]
+          --listen-metrics-urls URL[,URL]    URLs for /metrics (http, own ports)   [none]
           --name NAME                        member name (unique per frontend)     [default]
           --cluster-id ID                    Orleans cluster id                    [kubebrain]
           --service-id ID                    Orleans service id                    [kubebrain]
@@ -44,12 +45,13 @@ public record FrontendCommandLine
                                              progress_notify period, e.g. 10m, 5s  [10m]
         """;
 
-    /// <summary>The flags that, as in Go, mean true alone and take a value only after '=' (--client-cert-auth=false).</summary>
-    private static readonly string[] BooleanFlags = ["--client-cert-auth"];
 
     public IReadOnlyList<Uri> ListenClientUrls { get; init; } = [new("http://127.0.0.1:2379")];
 
     public IReadOnlyList<Uri>? AdvertiseClientUrls { get; init; }
+
+    /// <summary>Where Prometheus scrapes <c>/metrics</c>; empty (the default) serves no metrics and listens nowhere more.</summary>
+    public IReadOnlyList<Uri> ListenMetricsUrls { get; init; } = [];
 
     public string Name { get; init; } = "default";
 
@@ -139,7 +141,7 @@ public record FrontendCommandLine
                 {
                     return arg[(eq + 1)..];
                 }
-                if (BooleanFlags.Contains(name))
+                if (options.IsSwitch(name))
                 {
                     return "true";
                 }
@@ -178,6 +180,7 @@ public record FrontendCommandLine
     {
         "--listen-client-urls" => this with { ListenClientUrls = Urls(flag, value()) },
         "--advertise-client-urls" => this with { AdvertiseClientUrls = Urls(flag, value()) },
+        "--listen-metrics-urls" => this with { ListenMetricsUrls = Urls(flag, value(), tls: false) },
         "--name" => this with { Name = NonEmpty(flag, value()) },
         "--cluster-id" => this with { ClusterId = NonEmpty(flag, value()) },
         "--service-id" => this with { ServiceId = NonEmpty(flag, value()) },
@@ -189,15 +192,30 @@ public record FrontendCommandLine
         "--cert-file" => this with { CertFile = NonEmpty(flag, value()) },
         "--key-file" => this with { KeyFile = NonEmpty(flag, value()) },
         "--trusted-ca-file" => this with { TrustedCaFile = NonEmpty(flag, value()) },
-        "--client-cert-auth" => this with { ClientCertAuth = Boolean(flag, value()) },
+        "--client-cert-auth" => this with { ClientCertAuth = Bool(flag, value()) },
         _ => null,
     };
 
     /// <summary>
-    /// Checks the flags together once all are parsed, and reads the TLS files; throws <see cref="ArgumentException"/>
-    /// naming a bad one. An override checks these first.
+    /// Whether <paramref name="flag"/> is a boolean that may stand alone (<c>--flag</c> for <c>--flag=true</c>), as
+    /// in Go; such a flag takes a value only after <c>=</c>.
     /// </summary>
-    protected virtual void Check() => _ = ClientTls.Load(this);
+    protected virtual bool IsSwitch(string flag) => flag == "--client-cert-auth";
+
+    /// <summary>
+    /// Checks the flags together once all are parsed, and reads the TLS files; throws <see cref="ArgumentException"/>
+    /// naming a bad one. An override checks these first. The metrics listeners need ports of their own: a request
+    /// is told apart from a client's by the port it came in on.
+    /// </summary>
+    protected virtual void Check()
+    {
+        _ = ClientTls.Load(this);
+        var clientPorts = ListenClientUrls.Select(u => u.Port).ToHashSet();
+        if (ListenMetricsUrls.FirstOrDefault(u => clientPorts.Contains(u.Port)) is { } shared)
+        {
+            throw new ArgumentException($"--listen-metrics-urls: '{shared}' uses the port of a client URL");
+        }
+    }
 
     /// <summary>
     /// Refuses options without a PostgreSQL connection string, naming <paramref name="user"/> that needs one, and
@@ -223,6 +241,14 @@ public record FrontendCommandLine
             ? n
             : throw new ArgumentException($"{flag}: '{value}' is not a port number");
 
+    /// <summary>A boolean flag's value, in Go's spellings (1, t, true, 0, f, false, …).</summary>
+    protected static bool Bool(string flag, string value) => value switch
+    {
+        "1" or "t" or "T" or "TRUE" or "true" or "True" => true,
+        "0" or "f" or "F" or "FALSE" or "false" or "False" => false,
+        _ => throw new ArgumentException($"{flag}: '{value}' is not true or false"),
+    };
+
     protected static int Positive(string flag, string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
             ? n
@@ -245,14 +271,15 @@ public record FrontendCommandLine
         return NonEmpty(source, value);
     }
 
-    private static IReadOnlyList<Uri> Urls(string flag, string value)
+    /// <summary>Comma-separated http (and, with <paramref name="tls"/>, https) URLs with an explicit port and no path.</summary>
+    private static IReadOnlyList<Uri> Urls(string flag, string value, bool tls = true)
     {
         var urls = new List<Uri>();
         foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!Uri.TryCreate(part, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.IsDefaultPort || url.AbsolutePath != "/")
+            if (!Uri.TryCreate(part, UriKind.Absolute, out var url) || !(url.Scheme == "http" || (tls && url.Scheme == "https")) || url.IsDefaultPort || url.AbsolutePath != "/")
             {
-                throw new ArgumentException($"{flag}: '{part}' is not an http://host:port or https://host:port URL");
+                throw new ArgumentException($"{flag}: '{part}' is not an http://host:port{(tls ? " or https://host:port" : "")} URL");
             }
             urls.Add(url);
         }
@@ -294,13 +321,6 @@ public record FrontendCommandLine
     }
 
     /// <summary>A boolean as Go's flags spell it: 1, t, T, TRUE, true, True and their false counterparts.</summary>
-    private static bool Boolean(string flag, string value) => value switch
-    {
-        "1" or "t" or "T" or "TRUE" or "true" or "True" => true,
-        "0" or "f" or "F" or "FALSE" or "false" or "False" => false,
-        _ => throw new ArgumentException($"{flag}: '{value}' is not true or false"),
-    };
-
     private static string Version(string flag, string value)
     {
         var parts = value.Split('.');

@@ -32,8 +32,10 @@ public static class FrontendHost
             client.UseConnectionRetryFilter<ClusterConnectionRetry>();
         });
         builder.AddEtcdFrontend(options);
+        builder.AddMetricsListeners(options, "kubebrain-frontend");
         var app = builder.Build();
         app.MapEtcdFrontend();
+        app.MapMetrics(options);
         return app;
     }
 }

@@ -38,7 +38,10 @@ internal sealed partial class WatchHub(
     private readonly HashSet<Watcher> _synced = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _starting = new(1, 1);
+    private readonly FailureStreak _feedFailures = new();
+    private readonly FailureStreak _catchUpFailures = new();
     private long _fed;
+    private int _watchers;
     private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<IReadOnlyList<FeedItem>> _announced = Channel.CreateBounded<IReadOnlyList<FeedItem>>(
         new BoundedChannelOptions(LocalBacklog) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
@@ -57,6 +60,21 @@ internal sealed partial class WatchHub(
             lock (_lock)
             {
                 return _fed;
+            }
+        }
+    }
+
+    /// <summary>Whether the hub reads the feed: from the first watch on.</summary>
+    public bool Feeding => _feeding is not null;
+
+    /// <summary>The registered watchers, and those of them that are not synced (catching up or parked).</summary>
+    public (int Watchers, int Unsynced) WatcherCounts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (_watchers, _watchers - _synced.Count);
             }
         }
     }
@@ -118,6 +136,7 @@ internal sealed partial class WatchHub(
             }
             var watcher = create(id, requestedStart == 0 ? now + 1 : Math.Max(requestedStart, 1));
             stream.Add(watcher);
+            _watchers++;
             return (Registration.Created, watcher, now);
         }
     }
@@ -152,6 +171,7 @@ internal sealed partial class WatchHub(
             {
                 return null;
             }
+            _watchers--;
             _synced.Remove(watcher);
             watcher.Synced = false;
         }
@@ -166,6 +186,7 @@ internal sealed partial class WatchHub(
         lock (_lock)
         {
             all = stream.RemoveAll();
+            _watchers -= all.Count;
             foreach (var watcher in all)
             {
                 _synced.Remove(watcher);
@@ -247,6 +268,10 @@ internal sealed partial class WatchHub(
             {
                 await foreach (var item in Sequencer.FeedAsync(Fed + 1, stop).WithBatchSize(FeedBatchSize).WithCancellation(stop))
                 {
+                    if (_feedFailures.Succeeded(out var failures))
+                    {
+                        LogFeedRestored(Fed + 1, failures);
+                    }
                     if (item.IsHeartbeat)
                     {
                         continue;
@@ -265,7 +290,10 @@ internal sealed partial class WatchHub(
             }
             catch (Exception e)
             {
-                LogFeedBroken(e, Fed + 1);
+                if (_feedFailures.Failed(out var unlogged))
+                {
+                    LogFeedBroken(e, Fed + 1, unlogged);
+                }
                 await Task.Delay(RetryDelay, stop).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
@@ -350,6 +378,10 @@ internal sealed partial class WatchHub(
         {
             await foreach (var item in Sequencer.FeedAsync(watcher.Next, watcher.Cancelled).WithBatchSize(FeedBatchSize).WithCancellation(watcher.Cancelled))
             {
+                if (_catchUpFailures.Succeeded(out var failures))
+                {
+                    LogCatchUpRestored(failures);
+                }
                 if (item.IsHeartbeat)
                 {
                     continue;
@@ -393,7 +425,10 @@ internal sealed partial class WatchHub(
         }
         catch (Exception e)
         {
-            LogCatchUpBroken(e, watcher.Id, watcher.Next);
+            if (_catchUpFailures.Failed(out var unlogged))
+            {
+                LogCatchUpBroken(e, watcher.Id, watcher.Next, unlogged);
+            }
             await Task.Delay(RetryDelay, watcher.Cancelled).ContinueWith(_ => { }, TaskScheduler.Default);
             if (!watcher.Cancelled.IsCancellationRequested)
             {
@@ -489,11 +524,17 @@ internal sealed partial class WatchHub(
         }
     }
 
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "The watch feed broke; reopening it from revision {Revision}")]
-    private partial void LogFeedBroken(Exception exception, long revision);
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "The watch feed broke ({Unlogged} more breaks since the last such line); reopening it from revision {Revision}, and watchers get no events until it is back. If this persists, check that this frontend reaches the silos and that the store is reachable: the silos' logs say why the sequencer is unavailable")]
+    private partial void LogFeedBroken(Exception exception, long revision, int unlogged);
 
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "A watcher's catch-up broke; restarting it from revision {Revision} (watch {WatchId})")]
-    private partial void LogCatchUpBroken(Exception exception, long watchId, long revision);
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "The watch feed is back from revision {Revision} after {Failures} failed attempts")]
+    private partial void LogFeedRestored(long revision, int failures);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "A watcher's catch-up broke ({Unlogged} more breaks since the last such line); restarting it from revision {Revision} (watch {WatchId}). If this persists, check that this frontend reaches the silos and that the store is reachable")]
+    private partial void LogCatchUpBroken(Exception exception, long watchId, long revision, int unlogged);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Watchers' catch-up reads work again after {Failures} failed attempts")]
+    private partial void LogCatchUpRestored(int failures);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Debug, Message = "Watch {WatchId} parked at revision {Revision}: its stream is not taking responses fast enough")]
     private partial void LogParked(long watchId, long revision);

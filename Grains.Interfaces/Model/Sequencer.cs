@@ -95,3 +95,14 @@ public sealed record StoreStatus(
     [property: Id(0)] long Revision,
     [property: Id(1)] long CompactRevision,
     [property: Id(2)] long DbSize);
+
+/// <summary>
+/// The store's gauges for the metrics endpoint: the revisions, the database's size and the number of live keys
+/// (null while the sequencer has not counted them yet, or could not).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("kb.StoreGauges")]
+public sealed record StoreGauges(
+    [property: Id(0)] long Revision,
+    [property: Id(1)] long CompactRevision,
+    [property: Id(2)] long DbSize,
+    [property: Id(3)] long? Keys);

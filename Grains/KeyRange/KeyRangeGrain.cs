@@ -18,7 +18,7 @@ namespace KubeBrain.Grains.KeyRange;
 /// read arrived has resolved.
 /// </summary>
 [Reentrant]
-internal sealed partial class KeyRangeGrain(IMvccStore store, IOptions<KeyRangeOptions> options, ILogger<KeyRangeGrain> logger)
+internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metrics, IOptions<KeyRangeOptions> options, ILogger<KeyRangeGrain> logger)
     : Grain, IKeyRangeGrain
 {
     private readonly KeyIndex _index = new();
@@ -45,7 +45,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, IOptions<KeyRangeO
             _epoch = claim.Epoch;
             _loadRevision = claim.Revision;
             _compactRevision = claim.CompactRevision;
-            loaded = await store.RangeAsync(Domain, _loadRevision, 0, false, cancellationToken);
+            loaded = await metrics.TimeAsync(StoreRead.Range, () => store.RangeAsync(Domain, _loadRevision, 0, false, cancellationToken));
         }
         while (loaded.Status == KvStatus.Compacted);
         foreach (var kv in loaded.Kvs)
@@ -213,7 +213,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, IOptions<KeyRangeO
         var kvs = new List<KeyValue>();
         foreach (var span in spans)
         {
-            var stored = await store.RangeAsync(span, revision, 0, false, CancellationToken.None);
+            var stored = await metrics.TimeAsync(StoreRead.Range, () => store.RangeAsync(span, revision, 0, false, CancellationToken.None));
             if (stored.Status != KvStatus.Ok)
             {
                 return null;
@@ -412,6 +412,6 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, IOptions<KeyRangeO
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Key range {RangeId} activated at epoch {Epoch} with {Keys} keys at revision {Revision}")]
     private partial void LogActivated(string rangeId, long epoch, int keys, long revision);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Key range {RangeId} could not commit {Writes} writes; they fail and the range reloads from the store")]
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Key range {RangeId} could not commit {Writes} writes; they are answered Unavailable and the range reloads from the store. The sequencer's log says why")]
     private partial void LogSubmitFailed(Exception exception, string rangeId, int writes);
 }

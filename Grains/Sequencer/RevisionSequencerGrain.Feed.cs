@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using KubeBrain.Grains.Interfaces.Model;
+using KubeBrain.Grains.Storage;
 
 namespace KubeBrain.Grains.Sequencer;
 
@@ -52,7 +53,7 @@ internal sealed partial class RevisionSequencerGrain
                 next = items[^1].Revision + 1;
                 continue;
             }
-            var stored = await store.ReadRevisionsAsync(next, StoreReadRevisions, cancellationToken);
+            var stored = await metrics.TimeAsync(StoreRead.Revisions, () => store.ReadRevisionsAsync(next, StoreReadRevisions, cancellationToken));
             if (stored.Status == KvStatus.Compacted)
             {
                 yield return FeedItem.Compacted(stored.CompactRevision);

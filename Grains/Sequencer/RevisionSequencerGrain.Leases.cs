@@ -23,6 +23,7 @@ internal sealed partial class RevisionSequencerGrain
     private static readonly TimeSpan LeaseCheckInterval = TimeSpan.FromMilliseconds(500);
 
     private readonly Lessor _lessor = new();
+    private readonly FailureStreak _leaseEndFailures = new();
 
     /// <summary>A monotonic clock reading.</summary>
     private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
@@ -91,10 +92,11 @@ internal sealed partial class RevisionSequencerGrain
                 {
                     LogLeaseExpired(id);
                 }
+                LeaseEnded();
             }
             catch (Exception failure)
             {
-                LogLeaseEndFailed(failure, id);
+                LeaseEndFailed(failure, id);
             }
         }
         foreach (var id in _lessor.Orphaned())
@@ -102,11 +104,28 @@ internal sealed partial class RevisionSequencerGrain
             try
             {
                 await DeleteLeasedKeysAsync(id);
+                LeaseEnded();
             }
             catch (Exception failure)
             {
-                LogLeaseEndFailed(failure, id);
+                LeaseEndFailed(failure, id);
             }
+        }
+    }
+
+    private void LeaseEndFailed(Exception failure, long id)
+    {
+        if (_leaseEndFailures.Failed(out var unlogged))
+        {
+            LogLeaseEndFailed(failure, id, unlogged);
+        }
+    }
+
+    private void LeaseEnded()
+    {
+        if (_leaseEndFailures.Succeeded(out var failures))
+        {
+            LogLeaseEndRecovered(failures);
         }
     }
 
@@ -171,6 +190,9 @@ internal sealed partial class RevisionSequencerGrain
     [LoggerMessage(EventId = 2153, Level = LogLevel.Information, Message = "Deleted {Keys} keys of ended lease {LeaseId} at revision {Revision}")]
     private partial void LogLeaseKeysDeleted(long keys, long leaseId, long revision);
 
-    [LoggerMessage(EventId = 2154, Level = LogLevel.Warning, Message = "Ending lease {LeaseId} failed; the next expiry check tries again")]
-    private partial void LogLeaseEndFailed(Exception exception, long leaseId);
+    [LoggerMessage(EventId = 2154, Level = LogLevel.Warning, Message = "Ending lease {LeaseId} failed ({Unlogged} more lease endings failed since the last such line); the next expiry check tries again, and the lease's keys stay until one succeeds. If this repeats, check that the store is reachable")]
+    private partial void LogLeaseEndFailed(Exception exception, long leaseId, int unlogged);
+
+    [LoggerMessage(EventId = 2155, Level = LogLevel.Information, Message = "Leases end again after {Failures} failed attempts")]
+    private partial void LogLeaseEndRecovered(int failures);
 }

@@ -21,6 +21,7 @@ internal sealed partial class RevisionSequencerGrain
     private TimeSpan _leaseValidUntil;
 
     private Task _renewing = Task.CompletedTask;
+    private readonly FailureStreak _renewFailures = new();
 
     private TimeSpan LeaseDuration => options.Value.LeaseDuration;
 
@@ -47,7 +48,7 @@ internal sealed partial class RevisionSequencerGrain
         var metadata = await store.OpenAsync(LeaseDuration, cancellationToken);
         LeaseRenewed(sent);
         var period = LeaseDuration / 3;
-        this.RegisterGrainTimer(_ => RenewLeaseAsync(), new GrainTimerCreationOptions(period, period));
+        this.RegisterGrainTimer(_ => RenewOnTimerAsync(), new GrainTimerCreationOptions(period, period));
         return metadata;
     }
 
@@ -85,6 +86,26 @@ internal sealed partial class RevisionSequencerGrain
         return _renewing;
     }
 
+    /// <summary>The idle renewal: its failure is logged here, once a minute while it lasts, not thrown to the timer.</summary>
+    private async Task RenewOnTimerAsync()
+    {
+        try
+        {
+            await RenewLeaseAsync();
+            if (_renewFailures.Succeeded(out var failures))
+            {
+                LogLeaseRenewRecovered(failures);
+            }
+        }
+        catch (Exception failure) when (failure.InnerException is not StoreFencedException)
+        {
+            if (_renewFailures.Failed(out var unlogged))
+            {
+                LogLeaseRenewFailed(failure, unlogged);
+            }
+        }
+    }
+
     private async Task RenewOnceAsync()
     {
         var sent = Now;
@@ -96,6 +117,12 @@ internal sealed partial class RevisionSequencerGrain
         LeaseRenewed(sent);
     }
 
-    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Releasing the sequencer lease of epoch {Epoch} failed; a successor waits for it to expire")]
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Error, Message = "Renewing the sequencer's lease failed ({Unlogged} more renewals failed since the last such line): once it lapses, reads are answered Unavailable, and writes fail until the store answers. Check that the store is reachable: the data directory for SQLite, the server for PostgreSQL")]
+    private partial void LogLeaseRenewFailed(Exception exception, int unlogged);
+
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Information, Message = "The sequencer's lease renews again after {Failures} failed renewals")]
+    private partial void LogLeaseRenewRecovered(int failures);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Releasing the sequencer lease of epoch {Epoch} failed; a successor waits for it to expire (10 s by default) before it takes writes. Nothing to do unless the store is unreachable")]
     private partial void LogLeaseReleaseFailed(Exception exception, long epoch);
 }

@@ -19,10 +19,17 @@ namespace KubeBrain.Grains.Sequencer;
 /// </summary>
 [Reentrant]
 internal sealed partial class RevisionSequencerGrain(
-    IMvccStore store, LocalCommits localCommits, IOptions<SequencerOptions> options, ILogger<RevisionSequencerGrain> logger)
+    IMvccStore store,
+    LocalCommits localCommits,
+    StoreMetrics metrics,
+    IOptions<SequencerOptions> options,
+    ILogger<RevisionSequencerGrain> logger)
     : Grain, IRevisionSequencerGrain
 {
     private const int PurgeBatchRows = 1000;
+
+    /// <summary>Activations that could not open the store, in this process (each failure leaves nothing behind).</summary>
+    private static readonly FailureStreak OpenFailures = new();
 
     private readonly Queue<(Submission Submission, TaskCompletionSource<SubmitResult> Answer)> _queue = new();
     private readonly Dictionary<string, long> _rangeEpochs = new(StringComparer.Ordinal);
@@ -37,10 +44,31 @@ internal sealed partial class RevisionSequencerGrain(
     private bool _purgeRequested;
     private Task _purging = Task.CompletedTask;
     private RangeDirectory _directory = new(0, []);
+    private readonly FailureStreak _flushFailures = new();
+
+    /// <summary>Live keys created minus live keys deleted by the commits of this activation.</summary>
+    private long _keysDelta;
+
+    /// <summary>The live keys at activation, once counted (see <see cref="GaugesAsync"/>).</summary>
+    private long? _keysAtActivation;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var metadata = await OpenStoreAsync(cancellationToken);
+        StoreMetadata metadata;
+        try
+        {
+            metadata = await OpenStoreAsync(cancellationToken);
+        }
+        catch (Exception failure) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (OpenFailures.Failed(out var unlogged))
+            {
+                LogOpenFailed(failure, unlogged);
+            }
+            throw;
+        }
+        // The activation line below says that the store opens again.
+        OpenFailures.Succeeded(out _);
         _current = metadata.CurrentRevision;
         _compact = metadata.CompactRevision;
         _epoch = metadata.Epoch;
@@ -122,6 +150,27 @@ internal sealed partial class RevisionSequencerGrain(
     public async Task<StoreStatus> StatusAsync() =>
         new(_current, _compact, await store.SizeAsync(CancellationToken.None));
 
+    /// <summary>
+    /// The live keys are counted in the store once, at the committed revision; the commits this activation made
+    /// up to that revision are taken off, which leaves the count at activation, and every later commit's creations
+    /// and deletions keep it current.
+    /// </summary>
+    public async Task<StoreGauges> GaugesAsync()
+    {
+        if (_keysAtActivation is null)
+        {
+            var revision = _current;
+            var delta = _keysDelta;
+            var counted = await store.RangeAsync(new KeySpan([], []), revision, 0, countOnly: true, CancellationToken.None);
+            if (counted.Status == KvStatus.Ok)
+            {
+                _keysAtActivation ??= counted.Count - delta;
+            }
+        }
+        var size = await store.SizeAsync(CancellationToken.None);
+        return new StoreGauges(_current, _compact, size, _keysAtActivation + _keysDelta);
+    }
+
     private async Task FlushLoopAsync()
     {
         while (_queue.Count > 0)
@@ -154,7 +203,14 @@ internal sealed partial class RevisionSequencerGrain(
             }
             catch (Exception failure)
             {
-                LogFlushFailed(failure, next - 1 - _current);
+                if (failure is StoreFencedException)
+                {
+                    LogDeposed(failure, _epoch);
+                }
+                else if (_flushFailures.Failed(out var unlogged))
+                {
+                    LogFlushFailed(failure, next - 1 - _current, unlogged);
+                }
                 foreach (var (_, answer) in taken)
                 {
                     answer.TrySetException(new StoreUnavailableException("the storage transaction failed", failure));
@@ -166,6 +222,12 @@ internal sealed partial class RevisionSequencerGrain(
                 return;
             }
             LeaseRenewed(sent);
+            metrics.Appended(next - 1 - _current, rows.Count, Now - sent);
+            if (_flushFailures.Succeeded(out var failed))
+            {
+                LogFlushRecovered(failed);
+            }
+            _keysDelta += KeysCreatedLessDeleted(rows);
             _current = next - 1;
             Publish(feed);
         }
@@ -224,6 +286,17 @@ internal sealed partial class RevisionSequencerGrain(
         return new SubmitResult(first, statuses, _compact);
     }
 
+    /// <summary>A put of version 1 starts a key's generation, a tombstone ends one.</summary>
+    private static long KeysCreatedLessDeleted(List<StoredRow> rows)
+    {
+        long delta = 0;
+        foreach (var row in rows)
+        {
+            delta += row.Tombstone ? -1 : row.Version == 1 ? 1 : 0;
+        }
+        return delta;
+    }
+
     /// <summary>
     /// A store write under this activation's epoch. If the store fenced it, a newer activation has taken over: the
     /// call is answered Unavailable and this activation deactivates, as after a fenced append.
@@ -272,12 +345,18 @@ internal sealed partial class RevisionSequencerGrain(
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Sequencer activated at epoch {Epoch}: revision {Revision}, compacted at {CompactRevision}")]
     private partial void LogActivated(long epoch, long revision, long compactRevision);
 
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "A storage transaction of {Revisions} revisions failed; its writes are answered Unavailable. Check the store's health")]
-    private partial void LogFlushFailed(Exception exception, long revisions);
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Error, Message = "The sequencer could not open the store ({Unlogged} more attempts failed since the last such line); every request is answered Unavailable until it can. Check that the store is reachable and writable: the data directory for SQLite, the server for PostgreSQL")]
+    private partial void LogOpenFailed(Exception exception, int unlogged);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "A storage transaction of {Revisions} revisions failed ({Unlogged} more failed since the last such line); its writes are answered Unavailable and clients retry. Check that the store is reachable and has room: the data directory's disk for SQLite, the server and its logs for PostgreSQL")]
+    private partial void LogFlushFailed(Exception exception, long revisions, int unlogged);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Information, Message = "Storage transactions commit again after {Failures} failed")]
+    private partial void LogFlushRecovered(int failures);
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "Removed {Rows} compacted rows below revision {CompactRevision}")]
     private partial void LogPurged(long rows, long compactRevision);
 
-    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "A store write under epoch {Epoch} was fenced: a newer sequencer activation has taken over, so this one deactivates")]
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "A store write under epoch {Epoch} was fenced: a newer sequencer activation has taken over, so this one deactivates. Expected once after a silo failed over; if it repeats, another process writes to the same store: a second server on the same --data-dir, or silos of another cluster on the same database (all silos of one database need the same --cluster-id and --service-id)")]
     private partial void LogDeposed(Exception exception, long epoch);
 }

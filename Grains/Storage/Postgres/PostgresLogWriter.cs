@@ -550,10 +550,10 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     private static StoreUnavailableException NotCommitted(CommitBatch batch, Exception? failure) =>
         new($"PostgreSQL did not commit the append of revisions {batch.FirstRevision}..{batch.LastRevision}", failure);
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "The outcome of the append of revisions {First}..{Last} (session {Pid}) is unknown; resolving it from the database before anything else is appended")]
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "The outcome of the append of revisions {First}..{Last} (session {Pid}) is unknown: the connection to PostgreSQL was lost during the commit. Resolving it from the database before anything else is appended; nothing to do unless PostgreSQL stays unreachable")]
     private partial void LogOutcomeUnknown(Exception exception, long first, long last, int pid);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resolving the append of revisions {First}..{Last} failed (attempt {Attempt}); retrying in {Delay}")]
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resolving the append of revisions {First}..{Last} failed (attempt {Attempt}); retrying in {Delay}. Writes wait meanwhile: check that PostgreSQL is up and reachable from this silo (address, credentials, max_connections)")]
     private partial void LogResolveAttemptFailed(Exception exception, long first, long last, int attempt, TimeSpan delay);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "The append of revisions {First}..{Last} of unknown outcome was resolved: committed {Committed}")]

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace KubeBrain.Grains.Storage.Postgres;
 
@@ -30,11 +31,22 @@ public static class PostgresStoreServiceCollectionExtensions
 /// Applies the PostgreSQL schema migrations through the store in the host's starting phase: the Orleans membership
 /// table must exist before the silo joins, and the store serves reads from then on.
 /// </summary>
-internal sealed partial class PostgresSchemaMigration(PostgresMvccStore store, ILogger<PostgresSchemaMigration> logger) : IHostedLifecycleService
+internal sealed partial class PostgresSchemaMigration(PostgresMvccStore store, PostgresStoreOptions options, ILogger<PostgresSchemaMigration> logger)
+    : IHostedLifecycleService
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var applied = await store.MigrateAsync(cancellationToken);
+        IReadOnlyList<string> applied;
+        try
+        {
+            applied = await store.MigrateAsync(cancellationToken);
+        }
+        catch (Exception failure) when (PostgresFailures.IsTransient(failure))
+        {
+            var target = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+            LogUnreachable(failure, target.Host, target.Port, target.Database ?? target.Username);
+            throw;
+        }
         LogMigrated(applied.Count, string.Join(", ", applied));
     }
 
@@ -47,6 +59,9 @@ internal sealed partial class PostgresSchemaMigration(PostgresMvccStore store, I
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Critical, Message = "PostgreSQL at {Host}:{Port}/{Database} is unreachable, so the server cannot start. Check that PostgreSQL is up and accepts connections from this host, and the address and credentials in --postgres-connection-string or KUBEBRAIN_POSTGRES")]
+    private partial void LogUnreachable(Exception exception, string? host, int port, string? database);
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "PostgreSQL schema is current; this start applied {Count} migrations: {Names}")]
     private partial void LogMigrated(int count, string names);

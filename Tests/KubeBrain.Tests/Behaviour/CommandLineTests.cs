@@ -1,3 +1,5 @@
+using KubeBrain.EtcdFrontend.Hosting;
+using KubeBrain.Silo;
 using KubeBrain.Tests.Infrastructure;
 using Xunit;
 
@@ -8,7 +10,7 @@ public sealed class CommandLineTests
 {
     private static readonly string[] FrontendFlags =
     [
-        "--listen-client-urls", "--advertise-client-urls", "--name", "--cluster-id", "--service-id", "--postgres-connection-string",
+        "--listen-client-urls", "--advertise-client-urls", "--listen-metrics-urls", "--name", "--cluster-id", "--service-id", "--postgres-connection-string",
         "--max-request-bytes", "--max-txn-ops", "--emulated-etcd-version", "--experimental-watch-progress-notify-interval",
         "--cert-file", "--key-file", "--trusted-ca-file", "--client-cert-auth",
     ];
@@ -18,7 +20,7 @@ public sealed class CommandLineTests
     {
         var (exitCode, output) = await ServerProcess.RunToExitAsync(ServerRole.Silo, "--help");
         Assert.Equal(0, exitCode);
-        foreach (var flag in FrontendFlags.Concat(["--data-dir", "--storage", "--postgres-pool-size", "--silo-port", "--gateway-port", "--advertise-address", "--frontend"]))
+        foreach (var flag in FrontendFlags.Concat(["--data-dir", "--storage", "--postgres-pool-size", "--silo-port", "--gateway-port", "--advertise-address", "--frontend", "--enable-dashboard"]))
         {
             Assert.Contains(flag, output, StringComparison.Ordinal);
         }
@@ -35,6 +37,35 @@ public sealed class CommandLineTests
             Assert.Contains(flag, output, StringComparison.Ordinal);
         }
         Assert.DoesNotContain("--data-dir", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("--enable-dashboard", output, StringComparison.Ordinal);
+    }
+
+    /// <summary><c>--enable-dashboard</c> stands alone or takes <c>=true</c> / <c>=false</c>; it never takes the next argument.</summary>
+    [Theory]
+    [InlineData(new[] { "--listen-metrics-urls", "http://127.0.0.1:9100,http://localhost:9101", "--enable-dashboard", "--name", "m" }, true)]
+    [InlineData(new[] { "--listen-metrics-urls=http://127.0.0.1:9100,http://localhost:9101", "--enable-dashboard=false" }, false)]
+    public async Task TheMetricsFlags_Parse(string[] args, bool dashboard)
+    {
+        ServerOptions? parsed = null;
+        var exitCode = await FrontendCommandLine.RunAsync(args, "kubebrain", ServerOptions.Usage, new ServerOptions(), options =>
+        {
+            parsed = options;
+            return Task.CompletedTask;
+        });
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(["http://127.0.0.1:9100/", "http://localhost:9101/"], parsed!.ListenMetricsUrls.Select(u => u.ToString()));
+        Assert.Equal(dashboard, parsed.EnableDashboard);
+    }
+
+    [Theory]
+    [InlineData("--enable-dashboard", "--enable-dashboard needs --listen-metrics-urls: the dashboard is served on the metrics URLs")]
+    [InlineData("--enable-dashboard=maybe", "--enable-dashboard: 'maybe' is not true or false")]
+    public async Task ServerDashboardFlagIsChecked(string arg, string message)
+    {
+        var (exitCode, output) = await ServerProcess.RunToExitAsync(ServerRole.Silo, arg);
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, output, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -47,6 +78,8 @@ public sealed class CommandLineTests
     [InlineData("--emulated-etcd-version", "three", "is not a version like 3.6.0")]
     [InlineData("--advertise-address", "silo-1", "--advertise-address: 'silo-1' is not an IP address")]
     [InlineData("--frontend", "maybe", "--frontend: 'maybe' is not one of on, off")]
+    [InlineData("--listen-metrics-urls", "localhost:9100", "--listen-metrics-urls: 'localhost:9100' is not an http://host:port URL")]
+    [InlineData("--listen-metrics-urls", "http://127.0.0.1:2379", "--listen-metrics-urls: 'http://127.0.0.1:2379/' uses the port of a client URL")]
     [InlineData("--no-such-flag", "1", "unknown flag --no-such-flag")]
     public async Task ServerBadValuesAreNamedAndExitNonZero(string flag, string value, string message)
     {
@@ -59,6 +92,7 @@ public sealed class CommandLineTests
     [InlineData("--cluster-id", "", "--cluster-id must not be empty")]
     [InlineData("--max-request-bytes", "lots", "--max-request-bytes: 'lots' is not a positive integer")]
     [InlineData("--data-dir", "/tmp", "unknown flag --data-dir")]
+    [InlineData("--enable-dashboard", "true", "unknown flag --enable-dashboard")]
     public async Task FrontendBadValuesAreNamedAndExitNonZero(string flag, string value, string message)
     {
         var (exitCode, output) = await ServerProcess.RunToExitAsync(ServerRole.Frontend, "--postgres-connection-string", "Host=127.0.0.1", flag, value);

@@ -19,6 +19,7 @@ public sealed class KubeBrainInstance : IAsyncDisposable
         _ownedDataDir = ownedDataDir;
         Options = options;
         Endpoint = options.ListenClientUrls[0].GetLeftPart(UriPartial.Authority);
+        MetricsEndpoint = options.ListenMetricsUrls.FirstOrDefault()?.GetLeftPart(UriPartial.Authority);
         Channel = OpenChannel(clientTls);
         Kv = new Rpc.KV.KVClient(Channel);
     }
@@ -31,12 +32,22 @@ public sealed class KubeBrainInstance : IAsyncDisposable
     /// <summary>The first client URL, http://127.0.0.1:port (or https://).</summary>
     public string Endpoint { get; }
 
+    /// <summary>The metrics URL, http://127.0.0.1:port, when the options name one (<see cref="WithMetrics"/>).</summary>
+    public string? MetricsEndpoint { get; }
+
+    /// <summary>Every address the server's HTTP listeners bound, as http://host:port.</summary>
+    public IReadOnlyList<string> Addresses => [.. _app.Urls];
+
     /// <summary>host:port, as etcdctl takes it.</summary>
     public string HostPort => Options.ListenClientUrls[0].Authority;
 
     public GrpcChannel Channel { get; }
 
     public Rpc.KV.KVClient Kv { get; }
+
+    /// <summary>Options with a metrics URL on a free loopback port, for <see cref="StartAsync"/>'s configure.</summary>
+    public static ServerOptions WithMetrics(ServerOptions options) =>
+        options with { ListenMetricsUrls = [new Uri($"http://127.0.0.1:{FreePort.Next()}")] };
 
     /// <summary>
     /// Starts a server; with no data directory a SQLite store gets a fresh temporary one. <paramref name="clientTls"/>
