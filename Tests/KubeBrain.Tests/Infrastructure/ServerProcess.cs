@@ -59,7 +59,14 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>The program's path, built next to this test assembly's configuration.</summary>
-    public static string ProgramDll(ServerRole role)
+    public static string ProgramDll(ServerRole role) => role switch
+    {
+        ServerRole.Silo => ProgramDll("Silo", "kubebrain"),
+        _ => ProgramDll("EtcdFrontend", "kubebrain-frontend"),
+    };
+
+    /// <summary>The path of <paramref name="program"/>, built by the repository's <paramref name="project"/> folder in this test assembly's configuration.</summary>
+    public static string ProgramDll(string project, string program)
     {
         var testDir = new DirectoryInfo(AppContext.BaseDirectory);
         var configuration = testDir.Parent!.Name;
@@ -68,11 +75,6 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             root = root.Parent;
         }
-        var (project, program) = role switch
-        {
-            ServerRole.Silo => ("Silo", "kubebrain"),
-            _ => ("EtcdFrontend", "kubebrain-frontend"),
-        };
         return Path.Combine(root!.FullName, project, "bin", configuration, testDir.Name, program + ".dll");
     }
 
