@@ -4,10 +4,18 @@ using Xunit.Abstractions;
 namespace KubeBrain.Tests.Robustness;
 
 /// <summary>
+/// The campaign runs alone, after the tests that run in parallel: its faults and its failover times are about the
+/// system under test, not about the rest of the suite competing for the machine.
+/// </summary>
+[CollectionDefinition(nameof(RobustnessCampaign), DisableParallelization = true)]
+public sealed class RobustnessCampaign;
+
+/// <summary>
 /// The robustness campaign in CI: each fault with fixed seeds, alternating the traffic profiles, and one run from
 /// a fresh seed that the output prints with the command that repeats it. A failing run saves its whole history
 /// (see docs/correctness.md). <c>scripts/campaign.sh</c> runs longer campaigns.
 /// </summary>
+[Collection(nameof(RobustnessCampaign))]
 public sealed class RobustnessCampaignTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Traffic = TimeSpan.FromSeconds(12);
