@@ -10,71 +10,38 @@ namespace KubeBrain.EtcdFrontend.Telemetry;
 /// </summary>
 internal sealed class MetricsInterceptor(FrontendMetrics metrics) : Interceptor
 {
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            var response = await continuation(request, context);
-            metrics.Handled(context.Method, "unary", context.Status.StatusCode, started);
-            return response;
-        }
-        catch (Exception e)
-        {
-            metrics.Handled(context.Method, "unary", CodeOf(e, context), started);
-            throw;
-        }
-    }
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
+        MeasureAsync(context, "unary", () => continuation(request, context), ended: c => c.Status.StatusCode);
 
-    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            var response = await continuation(requestStream, context);
-            metrics.Handled(context.Method, "client_stream", EndOfStream(context), started);
-            return response;
-        }
-        catch (Exception e)
-        {
-            metrics.Handled(context.Method, "client_stream", CodeOf(e, context), started);
-            throw;
-        }
-    }
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        MeasureAsync(context, "client_stream", () => continuation(requestStream, context), EndOfStream);
 
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            await continuation(request, responseStream, context);
-            metrics.Handled(context.Method, "server_stream", EndOfStream(context), started);
-        }
-        catch (Exception e)
-        {
-            metrics.Handled(context.Method, "server_stream", CodeOf(e, context), started);
-            throw;
-        }
-    }
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        MeasureAsync(context, "server_stream", async () => { await continuation(request, responseStream, context); return true; }, EndOfStream);
 
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream,
         IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context,
-        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        MeasureAsync(context, "bidi_stream", async () => { await continuation(requestStream, responseStream, context); return true; }, EndOfStream);
+
+    /// <summary>Runs one call of gRPC type <paramref name="type"/> and counts it with the status it ended with.</summary>
+    private async Task<T> MeasureAsync<T>(ServerCallContext context, string type, Func<Task<T>> call, Func<ServerCallContext, StatusCode> ended)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await continuation(requestStream, responseStream, context);
-            metrics.Handled(context.Method, "bidi_stream", EndOfStream(context), started);
+            var result = await call();
+            metrics.Handled(context.Method, type, ended(context), started);
+            return result;
         }
         catch (Exception e)
         {
-            metrics.Handled(context.Method, "bidi_stream", CodeOf(e, context), started);
+            metrics.Handled(context.Method, type, CodeOf(e, context), started);
             throw;
         }
     }
