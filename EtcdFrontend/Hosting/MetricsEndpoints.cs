@@ -27,7 +27,10 @@ public static class MetricsEndpoints
     /// <summary>The path Prometheus scrapes.</summary>
     public const string Path = "/metrics";
 
-    /// <summary>etcd's health endpoint on the metrics URLs: 200 with <c>{"health":"true"}</c> while the cluster answers, else 503.</summary>
+    /// <summary>
+    /// etcd's health endpoint on the metrics URLs of a process that serves etcd: 200 with <c>{"health":"true"}</c>
+    /// while the cluster answers, else 503.
+    /// </summary>
     public const string HealthPath = "/health";
 
     /// <summary>The Orleans runtime's meter.</summary>
@@ -93,13 +96,16 @@ public static class MetricsEndpoints
                 });
             }
         }, optionsName: null).OnMetricsPortsOnly();
-        app.MapGet(HealthPath, async (HealthCheckService health, HttpContext context) =>
+        if (app.Services.GetService<HealthCheckService>() is { } health)
         {
-            var report = await health.CheckHealthAsync(context.RequestAborted);
-            var healthy = report.Status == HealthStatus.Healthy;
-            var reason = string.Join("; ", report.Entries.Values.Select(e => e.Description).OfType<string>());
-            return Results.Json(new { health = healthy ? "true" : "false", reason }, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).OnMetricsPortsOnly();
+            app.MapGet(HealthPath, async (HttpContext context) =>
+            {
+                var report = await health.CheckHealthAsync(context.RequestAborted);
+                var healthy = report.Status == HealthStatus.Healthy;
+                var reason = string.Join("; ", report.Entries.Values.Select(e => e.Description).OfType<string>());
+                return Results.Json(new { health = healthy ? "true" : "false", reason }, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+            }).OnMetricsPortsOnly();
+        }
         return app;
     }
 

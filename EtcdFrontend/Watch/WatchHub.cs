@@ -278,7 +278,12 @@ internal sealed partial class WatchHub(
                     }
                     if (item.CompactRevision != 0)
                     {
-                        await RestartBehindCompactionAsync(item.CompactRevision);
+                        // Announcements may have carried the hub past the feed's own position: only a hub behind the
+                        // compaction restarts; otherwise the feed reopens from F + 1.
+                        if (Fed + 1 < item.CompactRevision)
+                        {
+                            await RestartBehindCompactionAsync(item.CompactRevision);
+                        }
                         break;
                     }
                     Deliver(item);
@@ -323,7 +328,6 @@ internal sealed partial class WatchHub(
     /// </summary>
     private void Deliver(FeedItem item)
     {
-        var revision = new RevisionEvents(item);
         var touched = new HashSet<WatchStream>();
         lock (_lock)
         {
@@ -331,6 +335,7 @@ internal sealed partial class WatchHub(
             {
                 return;
             }
+            var revision = new RevisionEvents(item);
             List<Watcher>? parked = null;
             foreach (var watcher in _synced)
             {
@@ -468,7 +473,7 @@ internal sealed partial class WatchHub(
         var barrier = await calls.BarrierAsync();
         lock (_lock)
         {
-            _fed = barrier.Revision;
+            _fed = Math.Max(_fed, barrier.Revision);
         }
     }
 

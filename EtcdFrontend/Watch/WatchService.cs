@@ -46,7 +46,8 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
                         break;
                 }
             }
-            await sending;
+            // The send loop may end on a hub thread that flushed it; the stream's teardown runs on a thread of its own.
+            await sending.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

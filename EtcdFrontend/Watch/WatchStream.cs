@@ -144,13 +144,14 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
 
     /// <summary>
     /// Waits for a <see cref="Flush"/> with the queue drained; false once the queue is completed and empty. The wait
-    /// is published before the queue is looked at again, so an entry queued meanwhile is never left unsent.
+    /// is published before the queue and the token are looked at again, so an entry queued, or a cancellation
+    /// (which flushes), meanwhile is never missed.
     /// </summary>
     private async ValueTask<bool> IdleAsync(CancellationToken cancellationToken)
     {
         var idle = new TaskCompletionSource();
         Interlocked.Exchange(ref _idle, idle);
-        if (_queue.Reader.TryPeek(out _) || _queue.Reader.Completion.IsCompleted)
+        if (_queue.Reader.TryPeek(out _) || _queue.Reader.Completion.IsCompleted || cancellationToken.IsCancellationRequested)
         {
             Flush();
         }

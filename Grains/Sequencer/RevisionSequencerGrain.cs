@@ -49,8 +49,8 @@ internal sealed partial class RevisionSequencerGrain(
     /// <summary>Live keys created minus live keys deleted by the commits of this activation.</summary>
     private long _keysDelta;
 
-    /// <summary>The live keys at activation, once counted (see <see cref="GaugesAsync"/>).</summary>
-    private long? _keysAtActivation;
+    /// <summary>The count of the live keys at activation, started by the first <see cref="GaugesAsync"/>.</summary>
+    private Task<long?>? _keysAtActivation;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -151,24 +151,38 @@ internal sealed partial class RevisionSequencerGrain(
         new(_current, _compact, await store.SizeAsync(CancellationToken.None));
 
     /// <summary>
-    /// The live keys are counted in the store once, at the committed revision; the commits this activation made
-    /// up to that revision are taken off, which leaves the count at activation, and every later commit's creations
-    /// and deletions keep it current.
+    /// The live keys are counted in the store once, at the committed revision, off the grain's turn (a count reads
+    /// every live key); the commits this activation made up to that revision are taken off, which leaves the count
+    /// at activation, and every later commit's creations and deletions keep it current. Until the count is done,
+    /// or after it failed (it is tried again), the gauges carry no key count.
     /// </summary>
     public async Task<StoreGauges> GaugesAsync()
     {
-        if (_keysAtActivation is null)
+        _keysAtActivation ??= CountKeysAsync(_current, _keysDelta);
+        long? keys = null;
+        if (_keysAtActivation.IsCompleted)
         {
-            var revision = _current;
-            var delta = _keysDelta;
-            var counted = await store.RangeAsync(new KeySpan([], []), revision, 0, countOnly: true, CancellationToken.None);
-            if (counted.Status == KvStatus.Ok)
+            keys = await _keysAtActivation + _keysDelta;
+            if (keys is null)
             {
-                _keysAtActivation ??= counted.Count - delta;
+                _keysAtActivation = null;
             }
         }
         var size = await store.SizeAsync(CancellationToken.None);
-        return new StoreGauges(_current, _compact, size, _keysAtActivation + _keysDelta);
+        return new StoreGauges(_current, _compact, size, keys);
+    }
+
+    private async Task<long?> CountKeysAsync(long revision, long delta)
+    {
+        try
+        {
+            var counted = await Task.Run(() => store.RangeAsync(new KeySpan([], []), revision, 0, countOnly: true, CancellationToken.None));
+            return counted.Status == KvStatus.Ok ? counted.Count - delta : null;
+        }
+        catch (StoreUnavailableException)
+        {
+            return null;
+        }
     }
 
     private async Task FlushLoopAsync()
