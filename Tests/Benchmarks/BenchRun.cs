@@ -133,7 +133,7 @@ public sealed class RunResult
     public Dictionary<string, double> Metrics { get; init; } = [];
 
     [JsonIgnore]
-    public required Histogram LatencyHistogram { get; init; }
+    public Histogram LatencyHistogram { get; init; } = new();
 
     [JsonIgnore]
     public Dictionary<string, Histogram> OtherHistograms { get; init; } = [];
