@@ -84,6 +84,10 @@ public static class Campaign
         var faults = await InjectFaultsAsync(system, settings.Fault, new Random(random.Next()), stopTraffic.Token, log);
         await Task.WhenAll(clients);
         await system.HealAsync();
+        foreach (var note in system.Notes)
+        {
+            log(note);
+        }
 
         var problems = new List<string>();
         var final = await ReadFinalStateAsync(new TrafficClient(settings.Clients, new Random(0), recorder, endpoints, Prefix + "/"));
