@@ -84,8 +84,16 @@ public sealed class ProcessCluster : CampaignSystem
         var proxy = new TcpProxy(direct.Host!, direct.Port);
         var routed = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Port = proxy.Port }.ConnectionString;
         var system = new ProcessCluster(postgres, proxy, new KubeBrainCluster(database, routed));
-        await Task.WhenAll(SiloNames.Select(system.StartSiloAsync));
-        await Task.WhenAll(FrontendNames.Select(system.StartFrontendAsync));
+        try
+        {
+            await Task.WhenAll(SiloNames.Select(system.StartSiloAsync));
+            await Task.WhenAll(FrontendNames.Select(system.StartFrontendAsync));
+        }
+        catch
+        {
+            await system.DisposeAsync();
+            throw;
+        }
         system._endpoints.AddRange(FrontendNames.Select(name => new Endpoint(name, GrpcChannel.ForAddress(system._frontends[name].Endpoint))));
         return system;
     }
