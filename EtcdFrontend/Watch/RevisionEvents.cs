@@ -6,23 +6,40 @@ namespace KubeBrain.EtcdFrontend.Watch;
 
 /// <summary>
 /// One revision from the feed with its events encoded once, with and without prev_kv, and shared by every
-/// watcher's response: fanning a revision out to a thousand watchers encodes it at most twice.
+/// watcher's response: fanning a revision out to a thousand watchers encodes it at most twice and sizes it once.
 /// </summary>
 internal sealed class RevisionEvents(FeedItem item)
 {
     private readonly Lock _lock = new();
-    private Mvccpb.Event?[]? _withPrev;
-    private Mvccpb.Event?[]? _withoutPrev;
+    private EventSelection? _withPrev;
+    private EventSelection? _withoutPrev;
 
     public FeedItem Item { get; } = item;
 
-    /// <summary>Event <paramref name="index"/> as sent; safe to call from every stream's send loop at once.</summary>
-    public Mvccpb.Event Encoded(int index, bool withPrevKv)
+    /// <summary>Every event of the revision as sent; safe to call from every stream's send loop at once.</summary>
+    public EventSelection Encoded(bool withPrevKv)
     {
         lock (_lock)
         {
-            var cache = withPrevKv ? _withPrev ??= new Mvccpb.Event?[Item.Events.Count] : _withoutPrev ??= new Mvccpb.Event?[Item.Events.Count];
-            return cache[index] ??= ProtoMapping.ToProto(Item.Events[index], withPrevKv);
+            return withPrevKv ? _withPrev ??= Encode(true) : _withoutPrev ??= Encode(false);
         }
     }
+
+    private EventSelection Encode(bool withPrevKv)
+    {
+        var events = new Mvccpb.Event[Item.Events.Count];
+        var size = 0;
+        for (var i = 0; i < events.Length; i++)
+        {
+            events[i] = ProtoMapping.ToProto(Item.Events[i], withPrevKv);
+            size += events[i].CalculateSize();
+        }
+        return new EventSelection(events, size);
+    }
+}
+
+/// <summary>Events as sent, in order, and the bytes they take in a response (without the field tags).</summary>
+internal sealed record EventSelection(IReadOnlyList<Mvccpb.Event> Events, int Size)
+{
+    public static EventSelection Empty { get; } = new([], 0);
 }

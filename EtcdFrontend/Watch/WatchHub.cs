@@ -323,20 +323,19 @@ internal sealed partial class WatchHub(
     }
 
     /// <summary>
-    /// Hands revision F + 1 to every synced watcher that wants it and parks those whose stream is full; any other
-    /// revision is ignored (one the hub already has, or one an announcement brought ahead of a gap).
+    /// Hands revision F + 1 to every synced watcher that wants it, one queue entry per stream, and parks the
+    /// watchers of a stream that is full; any other revision is ignored (one the hub already has, or one an
+    /// announcement brought ahead of a gap).
     /// </summary>
     private void Deliver(FeedItem item)
     {
-        var touched = new HashSet<WatchStream>();
+        var wanting = new Dictionary<WatchStream, List<Watcher>>();
         lock (_lock)
         {
             if (item.Revision != _fed + 1)
             {
                 return;
             }
-            var revision = new RevisionEvents(item);
-            List<Watcher>? parked = null;
             foreach (var watcher in _synced)
             {
                 if (item.Revision < watcher.Next)
@@ -345,15 +344,29 @@ internal sealed partial class WatchHub(
                 }
                 if (watcher.Wants(item))
                 {
-                    if (!watcher.Stream.TryEnqueue(watcher, revision, item.Revision))
+                    if (!wanting.TryGetValue(watcher.Stream, out var watchers))
                     {
-                        (parked ??= []).Add(watcher);
-                        continue;
+                        wanting.Add(watcher.Stream, watchers = []);
                     }
-                    touched.Add(watcher.Stream);
-                    watcher.SawEvents = true;
+                    watchers.Add(watcher);
+                    continue;
                 }
                 watcher.Next = item.Revision + 1;
+            }
+            var revision = new RevisionEvents(item);
+            List<Watcher>? parked = null;
+            foreach (var (stream, watchers) in wanting)
+            {
+                if (!stream.TryEnqueue(watchers, revision, item.Revision))
+                {
+                    (parked ??= []).AddRange(watchers);
+                    continue;
+                }
+                foreach (var watcher in watchers)
+                {
+                    watcher.SawEvents = true;
+                    watcher.Next = item.Revision + 1;
+                }
             }
             _fed = item.Revision;
             foreach (var watcher in parked ?? [])
@@ -367,7 +380,7 @@ internal sealed partial class WatchHub(
             _advanced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             advanced.TrySetResult();
         }
-        foreach (var stream in touched)
+        foreach (var stream in wanting.Keys)
         {
             stream.Flush();
         }

@@ -7,9 +7,10 @@ namespace KubeBrain.EtcdFrontend.Watch;
 
 /// <summary>
 /// One Watch gRPC stream: its watchers, their ids, and one ordered outbound queue drained by a single send loop,
-/// so responses leave in the order they were queued. The hub queues only a reference to a revision per watcher;
-/// the send loop selects and encodes the events. The queue is bounded: the hub never waits on it; a watcher whose
-/// revision does not fit is parked and catches up instead.
+/// so responses leave in the order they were queued. The hub queues one entry per revision: a reference to the
+/// revision and the stream's watchers that want it; the send loop selects and encodes the events. The queue is
+/// bounded in deliveries (one watcher's revision, or one control response), the responses it will become: the hub
+/// never waits on it; watchers whose revision does not fit are parked and catch up instead.
 /// <para>
 /// What the hub queues under its lock is sent when it calls <see cref="Flush"/> after releasing the lock: an idle
 /// send loop then resumes on the caller's thread, so a commit reaches the sockets of every stream it touches
@@ -23,10 +24,12 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     private const int MergeEvents = 1000;
     private const int MergeBytes = 1024 * 1024;
 
-    private readonly Channel<Outgoing> _queue = Channel.CreateBounded<Outgoing>(
-        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-
+    private readonly Channel<Outgoing> _queue = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock _roomLock = new();
     private readonly Dictionary<long, Watcher> _watchers = [];
+    private int _queued;
+    private bool _completed;
+    private TaskCompletionSource _room = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _idle;
     private long _nextId;
     private Rpc.ResponseHeader? _header;
@@ -67,20 +70,38 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     /// <summary>A control response (created, canceled, progress) for <paramref name="watchId"/>; its header is set when sent.</summary>
     public static Rpc.WatchResponse Notice(long watchId) => new() { WatchId = watchId };
 
-    /// <summary>Queues one revision for a watcher if it fits now (the hub's path, under its lock; see <see cref="Flush"/>).</summary>
-    public bool TryEnqueue(Watcher watcher, RevisionEvents revision, long headerRevision) =>
-        _queue.Writer.TryWrite(new Outgoing(watcher, revision, null, headerRevision));
+    /// <summary>
+    /// Queues one revision for the stream's watchers that want it, if it fits now (the hub's path, under its lock;
+    /// see <see cref="Flush"/>).
+    /// </summary>
+    public bool TryEnqueue(IReadOnlyList<Watcher> watchers, RevisionEvents revision, long headerRevision) =>
+        TryEnqueue(new Outgoing(watchers, revision, null, headerRevision));
 
     /// <summary>Queues one revision for a watcher, waiting for room, and sends it (catch-up).</summary>
     public ValueTask EnqueueAsync(Watcher watcher, RevisionEvents revision, long headerRevision, CancellationToken cancellationToken) =>
-        EnqueueAndFlushAsync(new Outgoing(watcher, revision, null, headerRevision), cancellationToken);
+        EnqueueAndFlushAsync(new Outgoing([watcher], revision, null, headerRevision), cancellationToken);
 
-    /// <summary>Waits until the queue has room.</summary>
-    public async Task WaitForRoomAsync(CancellationToken cancellationToken) => await _queue.Writer.WaitToWriteAsync(cancellationToken);
+    /// <summary>Waits until the queue has room, or is completed.</summary>
+    public async Task WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task room;
+            lock (_roomLock)
+            {
+                if (_queued < QueueCapacity || _completed)
+                {
+                    return;
+                }
+                room = _room.Task;
+            }
+            await room.WaitAsync(cancellationToken);
+        }
+    }
 
     /// <summary>Queues a control response if it fits now (under the hub's lock; see <see cref="Flush"/>).</summary>
     public bool TryEnqueue(Rpc.WatchResponse control, long headerRevision) =>
-        _queue.Writer.TryWrite(new Outgoing(null, null, control, headerRevision));
+        TryEnqueue(new Outgoing(null, null, control, headerRevision));
 
     /// <summary>Queues a control response, waiting for room, and sends it.</summary>
     public ValueTask EnqueueAsync(Rpc.WatchResponse control, long headerRevision, CancellationToken cancellationToken) =>
@@ -109,10 +130,13 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         while (true)
         {
             round.Clear();
-            while (round.Count < Round && reader.TryRead(out var entry))
+            var deliveries = 0;
+            while (deliveries < Round && reader.TryRead(out var entry))
             {
                 round.Add(entry);
+                deliveries += entry.Deliveries;
             }
+            Release(deliveries);
             if (round.Count == 0)
             {
                 if (!await IdleAsync(cancellationToken))
@@ -132,13 +156,53 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
 
     public void Complete()
     {
-        _queue.Writer.TryComplete();
+        lock (_roomLock)
+        {
+            _completed = true;
+            _queue.Writer.TryComplete();
+        }
+        Release(0);
         Flush();
     }
 
+    /// <summary>Queues an entry if the queue is empty or the entry's deliveries fit beside what is queued.</summary>
+    private bool TryEnqueue(Outgoing outgoing)
+    {
+        lock (_roomLock)
+        {
+            if (_queued > 0 && _queued + outgoing.Deliveries > QueueCapacity || !_queue.Writer.TryWrite(outgoing))
+            {
+                return false;
+            }
+            _queued += outgoing.Deliveries;
+            return true;
+        }
+    }
+
+    /// <summary>Counts deliveries taken off the queue and wakes whoever waits for room.</summary>
+    private void Release(int deliveries)
+    {
+        TaskCompletionSource room;
+        lock (_roomLock)
+        {
+            _queued -= deliveries;
+            room = _room;
+            _room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        room.TrySetResult();
+    }
+
+    /// <summary>Queues an entry, waiting for room, and sends it; throws <see cref="ChannelClosedException"/> once the stream ended.</summary>
     private async ValueTask EnqueueAndFlushAsync(Outgoing outgoing, CancellationToken cancellationToken)
     {
-        await _queue.Writer.WriteAsync(outgoing, cancellationToken);
+        while (!TryEnqueue(outgoing))
+        {
+            if (Volatile.Read(ref _completed))
+            {
+                throw new ChannelClosedException();
+            }
+            await WaitForRoomAsync(cancellationToken);
+        }
         Flush();
     }
 
@@ -174,35 +238,36 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
                 continue;
             }
             var header = Header(entry.HeaderRevision);
-            var watcher = entry.Watcher!;
-            var events = watcher.Select(entry.Revision!);
-            if (events.Count == 0)
+            foreach (var watcher in entry.Watchers!)
             {
-                continue;
+                var (events, size) = watcher.Select(entry.Revision!);
+                if (events.Count == 0)
+                {
+                    continue;
+                }
+                if (watcher.Fragment)
+                {
+                    responses.AddRange(Fragments(watcher.Id, events, header));
+                    continue;
+                }
+                if (open.TryGetValue(watcher.Id, out var into) && into.Response.Events.Count + events.Count <= MergeEvents && into.Size + size <= MergeBytes)
+                {
+                    into.Response.Events.AddRange(events);
+                    into.Response.Header = header;
+                    into.Size += size;
+                    continue;
+                }
+                var response = new Rpc.WatchResponse { Header = header, WatchId = watcher.Id };
+                response.Events.AddRange(events);
+                open[watcher.Id] = new Merging(response, size);
+                responses.Add(response);
             }
-            if (watcher.Fragment)
-            {
-                responses.AddRange(Fragments(watcher.Id, events, header));
-                continue;
-            }
-            var size = events.Sum(e => e.CalculateSize());
-            if (open.TryGetValue(watcher.Id, out var into) && into.Response.Events.Count + events.Count <= MergeEvents && into.Size + size <= MergeBytes)
-            {
-                into.Response.Events.AddRange(events);
-                into.Response.Header = header;
-                into.Size += size;
-                continue;
-            }
-            var response = new Rpc.WatchResponse { Header = header, WatchId = watcher.Id };
-            response.Events.AddRange(events);
-            open[watcher.Id] = new Merging(response, size);
-            responses.Add(response);
         }
         return responses;
     }
 
     /// <summary>One revision's events, split into fragments above the request limit plus gRPC overhead, as etcd splits them.</summary>
-    private List<Rpc.WatchResponse> Fragments(long watchId, List<Mvccpb.Event> events, Rpc.ResponseHeader header)
+    private List<Rpc.WatchResponse> Fragments(long watchId, IReadOnlyList<Mvccpb.Event> events, Rpc.ResponseHeader header)
     {
         var whole = new Rpc.WatchResponse { Header = header, WatchId = watchId };
         whole.Events.AddRange(events);
@@ -243,6 +308,9 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         public int Size { get; set; } = size;
     }
 
-    /// <summary>A queued item: a watcher's revision to encode, or a ready control response.</summary>
-    private readonly record struct Outgoing(Watcher? Watcher, RevisionEvents? Revision, Rpc.WatchResponse? Control, long HeaderRevision);
+    /// <summary>A queued item: a revision to encode for some of the stream's watchers, or a ready control response.</summary>
+    private readonly record struct Outgoing(IReadOnlyList<Watcher>? Watchers, RevisionEvents? Revision, Rpc.WatchResponse? Control, long HeaderRevision)
+    {
+        public int Deliveries => Watchers?.Count ?? 1;
+    }
 }

@@ -59,18 +59,34 @@ internal sealed class Watcher(WatchStream stream, long id, KeySpan span, long st
     }
 
     /// <summary>The events of one revision this watcher wants, in order, as sent; empty when none.</summary>
-    public List<Mvccpb.Event> Select(RevisionEvents revision)
+    public EventSelection Select(RevisionEvents revision)
     {
-        var selected = new List<Mvccpb.Event>();
         var events = revision.Item.Events;
+        var wanted = 0;
+        foreach (var e in events)
+        {
+            wanted += Wants(e) ? 1 : 0;
+        }
+        if (wanted == 0)
+        {
+            return EventSelection.Empty;
+        }
+        var all = revision.Encoded(PrevKv);
+        if (wanted == events.Count)
+        {
+            return all;
+        }
+        var selected = new List<Mvccpb.Event>(wanted);
+        var size = 0;
         for (var i = 0; i < events.Count; i++)
         {
             if (Wants(events[i]))
             {
-                selected.Add(revision.Encoded(i, PrevKv));
+                selected.Add(all.Events[i]);
+                size += all.Events[i].CalculateSize();
             }
         }
-        return selected;
+        return new EventSelection(selected, size);
     }
 
     private bool Wants(WatchEvent e) => (e.IsDelete ? !NoDelete : !NoPut) && Span.Contains(e.Kv.Key);
