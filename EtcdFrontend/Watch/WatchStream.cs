@@ -9,8 +9,8 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// One Watch gRPC stream: its watchers, their ids, and one ordered outbound queue drained by a single send loop,
 /// so responses leave in the order they were queued. The hub queues one entry per revision: a reference to the
 /// revision and the stream's watchers that want it; the send loop selects and encodes the events. The queue is
-/// bounded in deliveries (one watcher's revision, or one control response), the responses it will become: the hub
-/// never waits on it; watchers whose revision does not fit are parked and catch up instead.
+/// bounded in revisions, which is what it holds in memory: the hub never waits on it; watchers whose revision does
+/// not fit are parked and catch up instead.
 /// <para>
 /// What the hub queues under its lock is sent when it calls <see cref="Flush"/> after releasing the lock: an idle
 /// send loop then resumes on the caller's thread, so a commit reaches the sockets of every stream it touches
@@ -19,17 +19,15 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// </summary>
 internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
 {
-    private const int QueueCapacity = 64 * 1024;
+    private const int QueueCapacity = 8192;
     private const int Round = 8192;
     private const int MergeEvents = 1000;
     private const int MergeBytes = 1024 * 1024;
 
-    private readonly Channel<Outgoing> _queue = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Lock _roomLock = new();
+    private readonly Channel<Outgoing> _queue = Channel.CreateBounded<Outgoing>(
+        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+
     private readonly Dictionary<long, Watcher> _watchers = [];
-    private int _queued;
-    private bool _completed;
-    private TaskCompletionSource _room = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _idle;
     private long _nextId;
     private Rpc.ResponseHeader? _header;
@@ -75,33 +73,18 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     /// see <see cref="Flush"/>).
     /// </summary>
     public bool TryEnqueue(IReadOnlyList<Watcher> watchers, RevisionEvents revision, long headerRevision) =>
-        TryEnqueue(new Outgoing(watchers, revision, null, headerRevision));
+        _queue.Writer.TryWrite(new Outgoing(watchers, revision, null, headerRevision));
 
     /// <summary>Queues one revision for a watcher, waiting for room, and sends it (catch-up).</summary>
     public ValueTask EnqueueAsync(Watcher watcher, RevisionEvents revision, long headerRevision, CancellationToken cancellationToken) =>
         EnqueueAndFlushAsync(new Outgoing([watcher], revision, null, headerRevision), cancellationToken);
 
-    /// <summary>Waits until the queue has room, or is completed.</summary>
-    public async Task WaitForRoomAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            Task room;
-            lock (_roomLock)
-            {
-                if (_queued < QueueCapacity || _completed)
-                {
-                    return;
-                }
-                room = _room.Task;
-            }
-            await room.WaitAsync(cancellationToken);
-        }
-    }
+    /// <summary>Waits until the queue has room.</summary>
+    public async Task WaitForRoomAsync(CancellationToken cancellationToken) => await _queue.Writer.WaitToWriteAsync(cancellationToken);
 
     /// <summary>Queues a control response if it fits now (under the hub's lock; see <see cref="Flush"/>).</summary>
     public bool TryEnqueue(Rpc.WatchResponse control, long headerRevision) =>
-        TryEnqueue(new Outgoing(null, null, control, headerRevision));
+        _queue.Writer.TryWrite(new Outgoing(null, null, control, headerRevision));
 
     /// <summary>Queues a control response, waiting for room, and sends it.</summary>
     public ValueTask EnqueueAsync(Rpc.WatchResponse control, long headerRevision, CancellationToken cancellationToken) =>
@@ -136,7 +119,6 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
                 round.Add(entry);
                 deliveries += entry.Deliveries;
             }
-            Release(deliveries);
             if (round.Count == 0)
             {
                 if (!await IdleAsync(cancellationToken))
@@ -156,53 +138,13 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
 
     public void Complete()
     {
-        lock (_roomLock)
-        {
-            _completed = true;
-            _queue.Writer.TryComplete();
-        }
-        Release(0);
+        _queue.Writer.TryComplete();
         Flush();
     }
 
-    /// <summary>Queues an entry if the queue is empty or the entry's deliveries fit beside what is queued.</summary>
-    private bool TryEnqueue(Outgoing outgoing)
-    {
-        lock (_roomLock)
-        {
-            if (_queued > 0 && _queued + outgoing.Deliveries > QueueCapacity || !_queue.Writer.TryWrite(outgoing))
-            {
-                return false;
-            }
-            _queued += outgoing.Deliveries;
-            return true;
-        }
-    }
-
-    /// <summary>Counts deliveries taken off the queue and wakes whoever waits for room.</summary>
-    private void Release(int deliveries)
-    {
-        TaskCompletionSource room;
-        lock (_roomLock)
-        {
-            _queued -= deliveries;
-            room = _room;
-            _room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-        room.TrySetResult();
-    }
-
-    /// <summary>Queues an entry, waiting for room, and sends it; throws <see cref="ChannelClosedException"/> once the stream ended.</summary>
     private async ValueTask EnqueueAndFlushAsync(Outgoing outgoing, CancellationToken cancellationToken)
     {
-        while (!TryEnqueue(outgoing))
-        {
-            if (Volatile.Read(ref _completed))
-            {
-                throw new ChannelClosedException();
-            }
-            await WaitForRoomAsync(cancellationToken);
-        }
+        await _queue.Writer.WriteAsync(outgoing, cancellationToken);
         Flush();
     }
 

@@ -220,8 +220,8 @@ public abstract class WatchContract(WatchFixture fixture)
     [Fact]
     public async Task AClientThatDoesNotRead_StallsNobodyElse_AndLaterGetsEveryEventOnceInOrder()
     {
-        const int writes = 2000;
-        const int slowWatchers = 50;
+        const int writes = 10_000;
+        const int slowWatchers = 10;
         var p = NewPrefix("slow-reader");
         using var slow = Target.Watch.Watch(deadline: DateTime.UtcNow.AddMinutes(2));
         for (var i = 0; i < slowWatchers; i++)
@@ -235,7 +235,8 @@ public abstract class WatchContract(WatchFixture fixture)
         await using var fast = Target.Open();
         var fastId = (await fast.CreateAsync(OnPrefix(p))).WatchId;
 
-        // 100,000 responses the slow client does not read: more than its stream's buffers and the server's send queue.
+        // 10,000 revisions the slow client does not read: more than its stream's buffers and the server's send queue
+        // (8192 revisions).
         var revisions = new long[writes];
         var next = -1;
         await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
