@@ -30,13 +30,7 @@ public class ProtoMappingBenchmarks
         _put = new Rpc.PutRequest { Key = ByteString.CopyFrom(pod.Key), Value = value };
         var ns = Workload.Namespace(4);
         _list = new Rpc.RangeRequest { Key = ByteString.CopyFrom(ns.Start), RangeEnd = ByteString.CopyFrom(ns.End), Limit = 500 };
-        var key = ByteString.CopyFrom(pod.Key);
-        _update = new Rpc.TxnRequest
-        {
-            Compare = { new Rpc.Compare { Key = key, Target = Rpc.Compare.Types.CompareTarget.Mod, Result = Rpc.Compare.Types.CompareResult.Equal, ModRevision = pod.ModRevision } },
-            Success = { new Rpc.RequestOp { RequestPut = new Rpc.PutRequest { Key = key, Value = value } } },
-            Failure = { new Rpc.RequestOp { RequestRange = new Rpc.RangeRequest { Key = key } } },
-        };
+        _update = Workload.GuaranteedUpdate(pod, Workload.Value(-1), pod.ModRevision);
         _listed = new RangeResult(KvStatus.Ok, [.. Enumerable.Range(0, Workload.PodsPerNamespace).Select(p => Workload.Pod(4, p, 0))], Workload.PodsPerNamespace, false);
         _updated = new TxnResult(KvStatus.Ok, true, [new PutOpResult(null) { HeaderRevision = Workload.LastRevision + 1 }], Workload.LastRevision + 1);
     }

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using KubeBrain.EtcdFrontend.Mapping;
 using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Mvcc;
 
@@ -7,8 +8,8 @@ namespace KubeBrain.MicroBenchmarks;
 /// <summary>
 /// Transactions as a key range evaluates them (<see cref="TxnEvaluator"/>) against its index of 10,000 pods:
 /// compares decide the branch, the branch's ops run over the index with the transaction's own writes laid
-/// over it, and the result is materialized as it is once the revision is known. Evaluation writes nothing into
-/// the index, so every call sees the same state.
+/// over it, and the result is materialized as it is once the revision is known. The transactions are built as
+/// the frontend maps them. Evaluation writes nothing into the index, so every call sees the same state.
 /// </summary>
 [MemoryDiagnoser]
 public class TxnEvaluationBenchmarks
@@ -26,8 +27,8 @@ public class TxnEvaluationBenchmarks
         var pod = Workload.Pod(5, 250, Workload.Updates);
         var value = Workload.Value(-1);
         _put = new TxnRequest([], [new PutOp(pod.Key, value, 0, false, false, false)], []);
-        _update = GuaranteedUpdate(pod, value, pod.ModRevision);
-        _staleUpdate = GuaranteedUpdate(pod, value, pod.ModRevision - 1);
+        _update = ProtoMapping.ToTxn(Workload.GuaranteedUpdate(pod, value, pod.ModRevision));
+        _staleUpdate = ProtoMapping.ToTxn(Workload.GuaranteedUpdate(pod, value, pod.ModRevision - 1));
         _deleteNamespace = new TxnRequest([], [new DeleteOp(Workload.Namespace(9), true)], []);
     }
 
@@ -63,11 +64,6 @@ public class TxnEvaluationBenchmarks
         var owner = TxnKeys.OwnerOf(_update);
         return TxnKeys.IsReadOnly(_update) ? 0 : TxnKeys.SpansOf(_update).Count + owner!.Length;
     }
-
-    private static TxnRequest GuaranteedUpdate(KeyValue pod, byte[] value, long modRevision) => new(
-        [new Compare(KeySpan.Single(pod.Key), CompareTarget.Mod, CompareResult.Equal, modRevision, [])],
-        [new PutOp(pod.Key, value, 0, false, false, false)],
-        [new RangeOp(new RangeQuery(KeySpan.Single(pod.Key), 0, 0, false, false))]);
 
     /// <summary>Evaluates at the newest state and materializes the result as committed at the next revision.</summary>
     private TxnResult Commit(TxnRequest txn)

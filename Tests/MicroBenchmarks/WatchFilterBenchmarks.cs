@@ -52,13 +52,12 @@ public class WatchFilterBenchmarks
         }
         var revision = Workload.LastRevision + 1;
         var updated = Workload.Pod(3, 77, Workload.Updates);
-        _podUpdate = new FeedItem(revision, [new WatchEvent(false, updated with { ModRevision = revision, Version = updated.Version + 1 }, updated)], 0);
+        _podUpdate = Revision(revision, new WatchEvent(false, updated with { ModRevision = revision, Version = updated.Version + 1 }, updated));
         var lease = new KeyValue(Bytes("/registry/leases/kube-node-lease/node-1"), 3, revision - 10, 41, Workload.Value(-2)[..300], 0);
-        _leaseRenewal = new FeedItem(revision, [new WatchEvent(false, lease with { ModRevision = revision, Version = 42 }, lease)], 0);
-        _namespaceDeletes = new FeedItem(
+        _leaseRenewal = Revision(revision, new WatchEvent(false, lease with { ModRevision = revision, Version = 42 }, lease));
+        _namespaceDeletes = Revision(
             revision,
-            [.. Enumerable.Range(0, 100).Select(p => Workload.Pod(3, p, Workload.Updates)).Select(prev => new WatchEvent(true, new KeyValue(prev.Key, 0, revision, 0, [], 0), prev))],
-            0);
+            [.. Enumerable.Range(0, 100).Select(p => Workload.Pod(3, p, Workload.Updates)).Select(prev => new WatchEvent(true, new KeyValue(prev.Key, 0, revision, 0, [], 0), prev))]);
     }
 
     /// <summary>One pod updated.</summary>
@@ -77,6 +76,9 @@ public class WatchFilterBenchmarks
     public int HundredDeletesTo1000Watchers() => Fan(_namespaceDeletes);
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
+
+    /// <summary>A revision as the sequencer puts it on the feed: its events in an array.</summary>
+    private static FeedItem Revision(long revision, params WatchEvent[] events) => new(revision, events, 0);
 
     private int Fan(FeedItem item)
     {

@@ -1,9 +1,11 @@
 using System.Text;
+using Google.Protobuf;
 using KubeBrain.EtcdFrontend;
 using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Mvcc;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Rpc = KubeBrain.Protos.Etcdserverpb;
 
 namespace KubeBrain.MicroBenchmarks;
 
@@ -75,4 +77,19 @@ internal static class Workload
     /// <summary>The response headers of a frontend with the default name and cluster id.</summary>
     public static ResponseHeaders Headers() =>
         new(Options.Create(new EtcdFrontendOptions()), Options.Create(new ClusterOptions { ClusterId = "kubebrain" }));
+
+    /// <summary>
+    /// The kube-apiserver's update of <paramref name="pod"/> (GuaranteedUpdate): if its mod revision is still
+    /// <paramref name="modRevision"/>, put <paramref name="value"/>, else read the key.
+    /// </summary>
+    public static Rpc.TxnRequest GuaranteedUpdate(KeyValue pod, byte[] value, long modRevision)
+    {
+        var key = ByteString.CopyFrom(pod.Key);
+        return new Rpc.TxnRequest
+        {
+            Compare = { new Rpc.Compare { Key = key, Target = Rpc.Compare.Types.CompareTarget.Mod, Result = Rpc.Compare.Types.CompareResult.Equal, ModRevision = modRevision } },
+            Success = { new Rpc.RequestOp { RequestPut = new Rpc.PutRequest { Key = key, Value = ByteString.CopyFrom(value) } } },
+            Failure = { new Rpc.RequestOp { RequestRange = new Rpc.RangeRequest { Key = key } } },
+        };
+    }
 }
