@@ -48,9 +48,10 @@ internal sealed class Watcher(WatchStream stream, long id, KeySpan span, long st
     /// <summary>Whether any event of the revision is for this watcher.</summary>
     public bool Wants(FeedItem item)
     {
-        foreach (var e in item.Events)
+        var events = item.Events;
+        for (var i = 0; i < events.Count; i++)
         {
-            if (Wants(e))
+            if (Wants(events[i]))
             {
                 return true;
             }
@@ -63,9 +64,9 @@ internal sealed class Watcher(WatchStream stream, long id, KeySpan span, long st
     {
         var events = revision.Item.Events;
         var wanted = 0;
-        foreach (var e in events)
+        for (var i = 0; i < events.Count; i++)
         {
-            wanted += Wants(e) ? 1 : 0;
+            wanted += Wants(events[i]) ? 1 : 0;
         }
         if (wanted == 0)
         {
