@@ -19,7 +19,7 @@ internal sealed partial class LeaseService
         using var call = shutdown.Link(context);
         try
         {
-            await foreach (var request in requestStream.ReadAllAsync(call.Token))
+            while (await ClientStreams.NextAsync(requestStream, call.Token) is { } request)
             {
                 var result = await calls.KeepAliveAsync(request.ID);
                 await responseStream.WriteAsync(ProtoMapping.ToProto(request.ID, result, headers.At(result.Revision)), call.Token);
