@@ -29,7 +29,8 @@ public static class EtcdFrontendExtensions
 
     /// <summary>
     /// Sets a host up as an etcd frontend for <paramref name="options"/>: HTTP/2 listeners on the client URLs (h2c
-    /// on http URLs, TLS on https URLs) and the etcd services. Call it after adding the Orleans silo or client, so
+    /// on http URLs, which also answer an HTTP/1.1 <c>GET /metrics</c>, see <see cref="Http1Metrics"/>; TLS on https
+    /// URLs) and the etcd services. Call it after adding the Orleans silo or client, so
     /// that the frontend starts after and stops before it.
     /// </summary>
     public static WebApplicationBuilder AddEtcdFrontend(this WebApplicationBuilder builder, FrontendCommandLine options)
@@ -39,7 +40,7 @@ public static class EtcdFrontendExtensions
         {
             foreach (var url in options.ListenClientUrls)
             {
-                kestrel.Listen(url, HttpProtocols.Http2, "--listen-client-urls", url.Scheme == Uri.UriSchemeHttps ? tls : null);
+                kestrel.Listen(url, HttpProtocols.Http2, "--listen-client-urls", url.Scheme == Uri.UriSchemeHttps ? tls : null, http1Metrics: url.Scheme == Uri.UriSchemeHttp);
             }
         });
         builder.Services.AddEtcdFrontend(options.ApplyTo);
@@ -88,13 +89,18 @@ public static class EtcdFrontendExtensions
 
     /// <summary>
     /// Listens on <paramref name="url"/> (an IP address or localhost) with <paramref name="protocols"/>, over TLS
-    /// with <paramref name="tls"/>; <paramref name="flag"/> names the URL in errors.
+    /// with <paramref name="tls"/>; <paramref name="flag"/> names the URL in errors. With <paramref name="http1Metrics"/>
+    /// an HTTP/1.1 GET is answered by <see cref="Http1Metrics"/>.
     /// </summary>
-    internal static void Listen(this KestrelServerOptions kestrel, Uri url, HttpProtocols protocols, string flag, ClientTls? tls = null)
+    internal static void Listen(this KestrelServerOptions kestrel, Uri url, HttpProtocols protocols, string flag, ClientTls? tls = null, bool http1Metrics = false)
     {
         void Configure(ListenOptions listen)
         {
             listen.Protocols = protocols;
+            if (http1Metrics)
+            {
+                listen.Use(next => connection => Http1Metrics.ServeAsync(connection, next));
+            }
             if (tls is not null)
             {
                 listen.UseHttps(tls.Configure);

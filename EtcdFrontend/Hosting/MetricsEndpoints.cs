@@ -15,8 +15,8 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 /// <summary>
 /// The metrics listeners of <c>--listen-metrics-urls</c>: HTTP/1.1 on ports of their own, serving <c>GET /metrics</c>
 /// in Prometheus's text format (the Orleans meter and KubeBrain's), etcd's <c>GET /health</c>, and whatever else is mapped
-/// <see cref="OnMetricsPortsOnly{TBuilder}"/>. Such endpoints answer 404 on the client ports. Without metrics URLs
-/// nothing of this is set up and nothing more listens.
+/// <see cref="OnMetricsPortsOnly{TBuilder}"/>. Such endpoints answer 404 on the client ports, where <c>GET /metrics</c>
+/// answers the process series only. Without metrics URLs nothing more is set up and nothing more listens.
 /// <para>
 /// KubeBrain's instruments come from the host's meter factory; the ones another host in the same process created
 /// (servers started by tests) are left out. The Orleans meter is one per process.
@@ -66,15 +66,26 @@ public static class MetricsEndpoints
 
     /// <summary>
     /// Maps <c>/metrics</c> on the metrics ports, and keeps every endpoint marked <see cref="OnMetricsPortsOnly{TBuilder}"/>
-    /// off the other ports. A co-hosted frontend's store gauges are read before each scrape is answered.
+    /// off the other ports. A co-hosted frontend's store gauges are read before each scrape is answered. On the client
+    /// ports, with or without metrics URLs, <c>GET /metrics</c> answers the process series only
+    /// (<see cref="ProcessMetrics"/>), as etcd's client port does for <c>etcdctl check datascale</c>.
     /// </summary>
     public static WebApplication MapMetrics(this WebApplication app, FrontendCommandLine options)
     {
+        var ports = options.ListenMetricsUrls.Select(u => u.Port).ToHashSet();
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path == Path && HttpMethods.IsGet(context.Request.Method) && !ports.Contains(context.Connection.LocalPort))
+            {
+                await ProcessMetrics.WriteAsync(context);
+                return;
+            }
+            await next(context);
+        });
         if (options.ListenMetricsUrls.Count == 0)
         {
             return app;
         }
-        var ports = options.ListenMetricsUrls.Select(u => u.Port).ToHashSet();
         app.Use(async (context, next) =>
         {
             if (context.GetEndpoint()?.Metadata.GetMetadata<MetricsPortsOnly>() is not null && !ports.Contains(context.Connection.LocalPort))

@@ -22,9 +22,11 @@ public sealed class BenchOptions
           lease-keepalive  --total
         Kubernetes-shaped workloads, on /registry/<resource>/<namespace>/<name> with 1-4 KiB values:
           k8s-create       --total (create if absent: txn mod_revision == 0 -> put)
+          k8s-load         --total --start (0) --per-namespace (1000) --val-size (1024) (puts /registry/pods/ns-N/pod-M, fixed names)
           k8s-update       --total --objects (GuaranteedUpdate: txn mod_revision == seen -> put, else range)
           k8s-delete       --total (conditional delete of --total objects)
-          k8s-list         --objects (10000) --limit (500) --total (lists) --count-only
+          k8s-list         --objects (10000) --limit (500) --total (lists) --count-only --pages (at most, per list)
+                           --prefix P (list the keys under P instead of seeding objects)
           k8s-list-watch   --objects --put-total --put-rate (LIST, then WATCH from its revision while writes happen)
           k8s-heartbeats   --leases (5000) --interval (10s) --duration (30s) (Lease objects renewed like node heartbeats)
 

@@ -36,6 +36,29 @@ public static class KubernetesWorkloads
         return EtcdWorkloads.Result("k8s-create", total, errors, elapsed, latency, new() { ["created"] = total - errors - conflicts, ["conflicts"] = conflicts });
     }
 
+    /// <summary>
+    /// Loads --total objects numbered from --start (0) as /registry/pods/ns-&lt;n / --per-namespace&gt;/pod-&lt;n&gt; with
+    /// --val-size (1024) byte values, each a plain put: fixed names, so that successive runs grow one key space.
+    /// </summary>
+    public static async Task<RunResult> LoadAsync(BenchRun run)
+    {
+        var o = run.Options;
+        var total = o.Long("--total", 10000);
+        var start = o.Long("--start", 0);
+        var perNamespace = Math.Max(1, o.Long("--per-namespace", 1000));
+        var value = new byte[Math.Max(0, o.Int("--val-size", 1024))];
+        new Random(1).NextBytes(value);
+        var bytes = ByteString.CopyFrom(value);
+        var latency = new Histogram();
+        var (errors, elapsed) = await run.DriveAsync("k8s-load", total, latency, (client, index) =>
+        {
+            var n = start + index;
+            var key = string.Create(CultureInfo.InvariantCulture, $"/registry/pods/ns-{n / perNamespace:D5}/pod-{n:D8}");
+            return run.Kv(client).PutAsync(new Rpc.PutRequest { Key = BenchRun.Bytes(key), Value = bytes }).ResponseAsync;
+        });
+        return EtcdWorkloads.Result("k8s-load", total, errors, elapsed, latency, new() { ["start"] = start, ["perNamespace"] = perNamespace });
+    }
+
     public static async Task<RunResult> UpdateAsync(BenchRun run)
     {
         var total = run.Options.Long("--total", 10000);
@@ -66,23 +89,31 @@ public static class KubernetesWorkloads
         return EtcdWorkloads.Result("k8s-delete", total, errors, elapsed, latency, new() { ["deleted"] = deleted });
     }
 
-    /// <summary>--total LISTs of --objects objects, in pages of --limit at the first page's revision; or counts only.</summary>
+    /// <summary>
+    /// --total LISTs of --objects objects, in pages of --limit at the first page's revision (at most --pages pages);
+    /// or counts only. With --prefix the LISTs read the keys already under that prefix, and nothing is seeded.
+    /// </summary>
     public static async Task<RunResult> ListAsync(BenchRun run)
     {
         var o = run.Options;
         var total = o.Long("--total", 10);
-        var count = o.Long("--objects", 10000);
         var limit = o.Long("--limit", 500);
+        var maxPages = o.Long("--pages", long.MaxValue);
         var countOnly = o.Switch("--count-only");
-        var objects = new Objects(run, "pods");
-        await objects.SeedAsync(count);
+        var prefix = o.Text("--prefix");
+        var objects = new Objects(run, "pods", prefix);
+        var count = prefix is null ? o.Long("--objects", 10000) : await objects.CountAsync(0);
+        if (prefix is null)
+        {
+            await objects.SeedAsync(count);
+        }
         long minSeen = long.MaxValue;
         long maxSeen = 0;
         long pages = 0;
         var latency = new Histogram();
         var (errors, elapsed) = await run.DriveAsync("k8s-list", total, latency, async (client, _) =>
         {
-            var (seen, pageCount, _) = countOnly ? (await objects.CountAsync(client), 1, 0L) : await objects.ListAsync(client, limit);
+            var (seen, pageCount, _) = countOnly ? (await objects.CountAsync(client), 1, 0L) : await objects.ListAsync(client, limit, maxPages);
             Interlocked.Add(ref pages, pageCount);
             InterlockedMin(ref minSeen, seen);
             InterlockedMax(ref maxSeen, seen);
@@ -273,12 +304,15 @@ public static class KubernetesWorkloads
         }
     }
 
-    /// <summary>The objects of one resource in the run's namespace, with the mod revision each was last seen at.</summary>
-    private sealed class Objects(BenchRun run, string resource)
+    /// <summary>
+    /// The objects of one resource in the run's namespace (or under <paramref name="prefix"/>), with the mod revision
+    /// each was last seen at.
+    /// </summary>
+    private sealed class Objects(BenchRun run, string resource, string? prefix = null)
     {
         private readonly Dictionary<long, long> _seen = [];
 
-        public string PrefixText { get; } = $"/registry/{resource}/bench-{run.Tag}/";
+        public string PrefixText { get; } = prefix ?? $"/registry/{resource}/bench-{run.Tag}/";
 
         public ByteString Prefix => BenchRun.Bytes(PrefixText);
 
@@ -348,7 +382,7 @@ public static class KubernetesWorkloads
         }
 
         /// <summary>A paged LIST: answers the objects, the pages and the revision it was read at.</summary>
-        public async Task<(long Objects, int Pages, long Revision)> ListAsync(long client, long limit)
+        public async Task<(long Objects, int Pages, long Revision)> ListAsync(long client, long limit, long maxPages = long.MaxValue)
         {
             var key = Prefix;
             var end = BenchRun.PrefixEnd(PrefixText);
@@ -359,7 +393,7 @@ public static class KubernetesWorkloads
                 var response = await run.Kv(client).RangeAsync(new Rpc.RangeRequest { Key = key, RangeEnd = end, Limit = limit, Revision = revision });
                 revision = response.Header.Revision;
                 objects += response.Kvs.Count;
-                if (!response.More || response.Kvs.Count == 0)
+                if (!response.More || response.Kvs.Count == 0 || pages >= maxPages)
                 {
                     return (objects, pages, revision);
                 }

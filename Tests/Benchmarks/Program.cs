@@ -17,6 +17,7 @@ var workloads = new Dictionary<string, Func<BenchRun, Task<RunResult>>>(StringCo
     ["watch-latency"] = EtcdWorkloads.WatchLatencyAsync,
     ["lease-keepalive"] = EtcdWorkloads.LeaseKeepAliveAsync,
     ["k8s-create"] = KubernetesWorkloads.CreateAsync,
+    ["k8s-load"] = KubernetesWorkloads.LoadAsync,
     ["k8s-update"] = KubernetesWorkloads.UpdateAsync,
     ["k8s-delete"] = KubernetesWorkloads.DeleteAsync,
     ["k8s-list"] = KubernetesWorkloads.ListAsync,

@@ -70,15 +70,38 @@ public sealed class MetricsTests(MetricsServerFixture fixture) : IClassFixture<M
     }
 
     [Fact]
-    public async Task TheMetricsAreServedOnTheMetricsPortOnly()
+    public async Task TheMetricsAreServedOnTheMetricsPort_TheClientPortAnswersTheProcessSeriesOnly()
     {
-        using var http = H2cClient();
-        using var response = await http.GetAsync($"{Kb.Endpoint}/metrics");
+        using var h2c = H2cClient();
+        using var overH2c = await h2c.GetAsync($"{Kb.Endpoint}/metrics");
+        var text = await overH2c.Content.ReadAsStringAsync();
 
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, overH2c.StatusCode);
+        Assert.True(ProcessSeries(text, "process_resident_memory_bytes") > 0);
+        Assert.DoesNotContain("etcd_", text, StringComparison.Ordinal);
         Assert.Equal(
             new[] { Kb.Endpoint, Kb.MetricsEndpoint }.Order(),
             Kb.Addresses.Order());
+    }
+
+    /// <summary>
+    /// etcdctl check datascale reads <c>process_resident_memory_bytes</c> with an HTTP/1.1 GET of
+    /// <c>http://&lt;first endpoint&gt;/metrics</c>: the cleartext client port answers it, gRPC on it goes on.
+    /// </summary>
+    [Fact]
+    public async Task TheClientPort_AnswersAnHttp11GetOfMetrics_AsEtcdctlCheckDatascaleSendsIt()
+    {
+        await using var plain = await KubeBrainInstance.StartAsync();
+        using var http = new HttpClient();
+        using var metrics = await http.GetAsync($"{plain.Endpoint}/metrics");
+        using var other = await http.GetAsync($"{plain.Endpoint}/health");
+        var put = await plain.Kv.PutAsync(Put(NewPrefix("http1"), "v"));
+
+        Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        Assert.Equal(new Version(1, 1), metrics.Version);
+        Assert.True(ProcessSeries(await metrics.Content.ReadAsStringAsync(), "process_resident_memory_bytes") > 0);
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+        Assert.True(put.Header.Revision > 0);
     }
 
     [Fact]
@@ -128,7 +151,11 @@ public sealed class MetricsTests(MetricsServerFixture fixture) : IClassFixture<M
 
     private static TimeSpan FrontendRefreshInterval => EtcdFrontend.Telemetry.FrontendMetrics.RefreshInterval;
 
-    /// <summary>An HTTP/2 client without TLS, as the client port speaks only that.</summary>
+    /// <summary>A series' value as etcdctl reads it: the text after the name on the line that starts with it.</summary>
+    private static double ProcessSeries(string text, string name) =>
+        double.Parse(text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal))[name.Length..], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>An HTTP/2 client without TLS, as the client port speaks it for gRPC.</summary>
     public static HttpClient H2cClient() =>
         new() { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
 

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# bench-scale.sh — KubeBrain (SQLite default, durable) and a real etcd, both fresh, grown side by side to 1M
+# Kubernetes-shaped keys; at each step prints the load rate, LIST latencies and the server's memory, with ratios.
+#
+#   ./scripts/bench-scale.sh
+#
+# Keys are /registry/pods/ns-NNNNN/pod-NNNNNNNN, PER_NAMESPACE (1000) pods a namespace, VAL_SIZE (1024) byte values,
+# loaded with `kubebrain-bench k8s-load` (plain puts, CONNS 10 connections, CLIENTS 100 clients) in STEPS (the key
+# counts to reach: "100000 250000 500000 1000000"). At each step, against each server in turn:
+#   load keys/s   the step's puts per second
+#   first page    a LIST's first page: range over /registry/pods/ with limit 500 (p50 of LISTS runs, default 20)
+#   count         a count-only range over /registry/pods/ (p50 of 5)
+#   namespace     a full paged LIST (limit 500) of one namespace, ns-00000 (p50 of LISTS runs)
+#   RSS           the server process's VmRSS (/proc/PID/status) after the step, in MiB
+# Ratios: load KubeBrain/etcd (above 1: KubeBrain faster); latency etcd/KubeBrain (above 1: KubeBrain faster);
+# RSS KubeBrain/etcd (below 1: KubeBrain smaller).
+# Needs etcd on PATH (Debian: apt-get install -y etcd-server etcd-client) and jq. etcd gets --quota-backend-bytes
+# of QUOTA (8 GiB; its default of 2 GiB is too small for 1M keys of 1 KiB with their history).
+# STORAGE=postgres runs KubeBrain on a throwaway PostgreSQL cluster (as bench-vs-etcd.sh; its memory is not in the
+# RSS column, which is the KubeBrain process only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${STEPS:-100000 250000 500000 1000000}
+PER_NAMESPACE=${PER_NAMESPACE:-1000}
+VAL_SIZE=${VAL_SIZE:-1024}
+CONNS=${CONNS:-10}
+CLIENTS=${CLIENTS:-100}
+LISTS=${LISTS:-20}
+QUOTA=${QUOTA:-$((8 * 1024 * 1024 * 1024))}
+command -v etcd >/dev/null || { echo "etcd is not on PATH" >&2; exit 1; }
+command -v jq >/dev/null || { echo "jq is not on PATH" >&2; exit 1; }
+
+free_port() { # a loopback port nothing listens on
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+work=$(mktemp -d /tmp/kubebrain-scale.XXXXXX)
+pids=()
+STORAGE=${STORAGE:-sqlite}
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -d "$work/pg" ] && as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" stop -m immediate >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+storage=(--storage sqlite)
+if [ "$STORAGE" = postgres ]; then
+  [ -x "$pg_bin/initdb" ] || { echo "PostgreSQL is not installed (apt-get install -y postgresql)" >&2; exit 1; }
+  chmod 755 "$work"
+  mkdir -p "$work/pg"
+  [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+  as_postgres "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
+  pg_port=$(free_port)
+  as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c max_connections=200" start >/dev/null
+  storage=(--storage postgres --postgres-connection-string "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres")
+fi
+
+dotnet build Silo -c Release -v quiet -nologo >/dev/null
+dotnet build Tests/Benchmarks -c Release -v quiet -nologo >/dev/null
+bench=(dotnet Tests/Benchmarks/bin/Release/net10.0/kubebrain-bench.dll)
+kb_port=$(free_port)
+dotnet Silo/bin/Release/net10.0/kubebrain.dll --listen-client-urls "http://127.0.0.1:$kb_port" --data-dir "$work/kubebrain" "${storage[@]}" \
+  --silo-port "$(free_port)" --gateway-port "$(free_port)" >"$work/kubebrain.log" 2>&1 &
+kb_pid=$!
+pids+=("$kb_pid")
+etcd_port=$(free_port)
+peer_port=$(free_port)
+etcd --name bench --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
+  --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
+  --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" --initial-cluster "bench=http://127.0.0.1:$peer_port" \
+  --quota-backend-bytes="$QUOTA" >"$work/etcd.log" 2>&1 &
+etcd_pid=$!
+pids+=("$etcd_pid")
+for ep in "127.0.0.1:$kb_port" "127.0.0.1:$etcd_port"; do
+  for _ in $(seq 1 300); do
+    ETCDCTL_API=3 etcdctl --endpoints="$ep" --dial-timeout=1s put bench-ready 1 >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+done
+
+run() { # endpoint, workload args... → "requests/s p50-ms" of the run
+  "${bench[@]}" "${@:2}" --endpoints "http://$1" --json "$work/run.json" >"$work/run.out" 2>&1 \
+    || { cat "$work/run.out" >&2; exit 1; }
+  jq -r '[.. | objects | select(has("throughput"))][0] | "\(.throughput) \(.latency.p50 / 1000)"' "$work/run.json"
+}
+rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+echo "| keys | load keys/s KubeBrain | etcd | ratio | first page ms KubeBrain | etcd | ratio | count ms KubeBrain | etcd | ratio | namespace LIST ms KubeBrain | etcd | ratio | RSS MiB KubeBrain | etcd | ratio |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+loaded=0
+for step in $STEPS; do
+  row=()
+  for target in "$kb_port $kb_pid" "$etcd_port $etcd_pid"; do
+    read -r port pid <<<"$target"
+    ep="127.0.0.1:$port"
+    read -r rate _ <<<"$(run "$ep" k8s-load --start "$loaded" --total $((step - loaded)) --per-namespace "$PER_NAMESPACE" \
+      --val-size "$VAL_SIZE" --conns "$CONNS" --clients "$CLIENTS")"
+    read -r _ first <<<"$(run "$ep" k8s-list --prefix /registry/pods/ --limit 500 --pages 1 --total "$LISTS")"
+    read -r _ count <<<"$(run "$ep" k8s-list --prefix /registry/pods/ --count-only --total 5)"
+    read -r _ ns <<<"$(run "$ep" k8s-list --prefix /registry/pods/ns-00000/ --limit 500 --total "$LISTS")"
+    row+=("$rate $first $count $ns $(rss_mib "$pid")")
+  done
+  awk -v n="$step" -v kb="${row[0]}" -v et="${row[1]}" 'BEGIN {
+    split(kb, k, " "); split(et, e, " ");
+    printf "| %d | %.0f | %.0f | %.2f× | %.2f | %.2f | %.2f× | %.2f | %.2f | %.2f× | %.2f | %.2f | %.2f× | %d | %d | %.2f× |\n",
+      n, k[1], e[1], k[1] / e[1], k[2], e[2], e[2] / k[2], k[3], e[3], e[3] / k[3], k[4], e[4], e[4] / k[4], k[5], e[5], k[5] / e[5] }'
+  loaded=$step
+done
