@@ -13,17 +13,16 @@ internal sealed class SequencerCalls
     private readonly CallBatcher<bool, ReadBarrier> _barriers;
     private readonly CallBatcher<long, LeaseKeepAliveResult> _keepAlives;
 
-    /// <remarks>The grain reference is taken per call: a frontend process learns the cluster's grain types only once connected.</remarks>
-    public SequencerCalls(IGrainFactory grains)
+    public SequencerCalls(GrainReferences grains)
     {
         _barriers = new(async requests =>
         {
-            var barrier = await grains.GetGrain<IRevisionSequencerGrain>(0).BarrierAsync();
+            var barrier = await grains.Sequencer.BarrierAsync();
             return [.. requests.Select(_ => barrier)];
         });
         _keepAlives = new(async ids =>
         {
-            var results = await grains.GetGrain<IRevisionSequencerGrain>(0).KeepAliveLeasesAsync(ids);
+            var results = await grains.Sequencer.KeepAliveLeasesAsync(ids);
             return [.. results.Ttls.Select(ttl => new LeaseKeepAliveResult(ttl, results.Revision))];
         });
     }

@@ -65,6 +65,7 @@ public static class EtcdFrontendExtensions
         services.AddSingleton<FrontendMetrics>();
         services.AddGrpcHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
         services.AddSingleton<StreamShutdown>();
+        services.AddSingleton<GrainReferences>();
         services.AddSingleton<SequencerCalls>();
         services.AddSingleton<KvBackend>();
         services.AddSingleton<ResponseHeaders>();

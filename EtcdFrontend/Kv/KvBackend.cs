@@ -11,11 +11,11 @@ namespace KubeBrain.EtcdFrontend.Kv;
 /// one revision S, which is also the answer's header revision. A write goes to the one range that owns all its
 /// keys, or to the coordinator when its keys may span ranges.
 /// </summary>
-internal sealed class KvBackend(IGrainFactory grains, SequencerCalls calls)
+internal sealed class KvBackend(GrainReferences grains, SequencerCalls calls)
 {
     private RangeDirectory _directory = new(-1, []);
 
-    private IRevisionSequencerGrain Sequencer => grains.GetGrain<IRevisionSequencerGrain>(0);
+    private IRevisionSequencerGrain Sequencer => grains.Sequencer;
 
     /// <summary>A range read: the shaped result and the header revision.</summary>
     public async Task<(RangeResult Result, long Revision)> RangeAsync(RangeQuery query)
@@ -24,7 +24,7 @@ internal sealed class KvBackend(IGrainFactory grains, SequencerCalls calls)
         var at = CheckRevision(query.Revision, barrier);
         if (KeyRouter.OwnerOf(query.Span) is { } owner)
         {
-            return (Check(await grains.GetGrain<IKeyRangeGrain>(owner).RangeAsync(query, at)), barrier.Revision);
+            return (Check(await grains.Range(owner).RangeAsync(query, at)), barrier.Revision);
         }
         var directory = await DirectoryAsync(barrier.DirectoryVersion);
         var perRange = query with
@@ -39,7 +39,7 @@ internal sealed class KvBackend(IGrainFactory grains, SequencerCalls calls)
             MaxCreateRevision = 0,
         };
         var parts = await Task.WhenAll(KeyRouter.RangesFor(query.Span, directory.RangeIds)
-            .Select(id => grains.GetGrain<IKeyRangeGrain>(id).RangeAsync(perRange, at)));
+            .Select(id => grains.Range(id).RangeAsync(perRange, at)));
         var merged = parts.Select(Check).SelectMany(p => p.Kvs).OrderBy(kv => kv.Key, ByteKeyComparer.Instance).ToList();
         if (perRange.Limit > 0 && merged.Count > perRange.Limit)
         {
@@ -57,14 +57,14 @@ internal sealed class KvBackend(IGrainFactory grains, SequencerCalls calls)
         {
             var barrier = await calls.BarrierAsync();
             result = owner is not null
-                ? await grains.GetGrain<IKeyRangeGrain>(owner).ReadTxnAsync(txn, barrier.Revision)
-                : await grains.GetGrain<ITxnCoordinatorGrain>(0).ReadTxnAsync(txn, barrier.Revision);
+                ? await grains.Range(owner).ReadTxnAsync(txn, barrier.Revision)
+                : await grains.Coordinator.ReadTxnAsync(txn, barrier.Revision);
         }
         else
         {
             result = owner is not null
-                ? await grains.GetGrain<IKeyRangeGrain>(owner).TxnAsync(txn)
-                : await grains.GetGrain<ITxnCoordinatorGrain>(0).TxnAsync(txn);
+                ? await grains.Range(owner).TxnAsync(txn)
+                : await grains.Coordinator.TxnAsync(txn);
         }
         return result.Status == KvStatus.Ok ? result : throw EtcdErrors.For(result.Status);
     }

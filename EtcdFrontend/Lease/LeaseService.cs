@@ -9,7 +9,7 @@ namespace KubeBrain.EtcdFrontend.Lease;
 /// etcd's Lease service; each verb is in its own file. The sequencer owns the leases, so every verb is one call to
 /// it (keep-alives batched with the frontend's others); headers carry the store's revision as the sequencer saw it.
 /// </summary>
-internal sealed partial class LeaseService(IGrainFactory grains, SequencerCalls calls, ResponseHeaders headers, StreamShutdown shutdown) : Rpc.Lease.LeaseBase
+internal sealed partial class LeaseService(GrainReferences grains, SequencerCalls calls, ResponseHeaders headers, StreamShutdown shutdown) : Rpc.Lease.LeaseBase
 {
-    private IRevisionSequencerGrain Sequencer => grains.GetGrain<IRevisionSequencerGrain>(0);
+    private IRevisionSequencerGrain Sequencer => grains.Sequencer;
 }

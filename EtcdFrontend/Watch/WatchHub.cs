@@ -23,7 +23,7 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// </para>
 /// </summary>
 internal sealed partial class WatchHub(
-    IGrainFactory grains,
+    GrainReferences grains,
     SequencerCalls calls,
     IOptions<EtcdFrontendOptions> options,
     ILogger<WatchHub> logger,
@@ -50,7 +50,7 @@ internal sealed partial class WatchHub(
     private Task? _hearing;
     private IDisposable? _subscription;
 
-    private IRevisionSequencerGrain Sequencer => grains.GetGrain<IRevisionSequencerGrain>(0);
+    private IRevisionSequencerGrain Sequencer => grains.Sequencer;
 
     /// <summary>The last revision received completely.</summary>
     public long Fed
