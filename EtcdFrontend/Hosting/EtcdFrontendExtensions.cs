@@ -1,4 +1,5 @@
 using System.Net;
+using Grpc.AspNetCore.Server.Model;
 using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.EtcdFrontend.Cluster;
 using KubeBrain.EtcdFrontend.Errors;
@@ -66,6 +67,7 @@ public static class EtcdFrontendExtensions
         services.AddGrpcHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
         services.AddSingleton<StreamShutdown>();
         services.AddSingleton<GrainReferences>();
+        services.AddSingleton<IServiceMethodProvider<WatchService>, WatchMethod>();
         services.AddSingleton<SequencerCalls>();
         services.AddSingleton<KvBackend>();
         services.AddSingleton<ResponseHeaders>();

@@ -1,12 +1,12 @@
+using Google.Protobuf;
 using KubeBrain.EtcdFrontend.Mapping;
 using KubeBrain.Grains.Interfaces.Model;
-using Mvccpb = KubeBrain.Protos.Mvccpb;
 
 namespace KubeBrain.EtcdFrontend.Watch;
 
 /// <summary>
-/// One revision from the feed with its events encoded once, with and without prev_kv, and shared by every
-/// watcher's response: fanning a revision out to a thousand watchers encodes it at most twice and sizes it once.
+/// One revision from the feed with its events encoded once, with and without prev_kv, as the bytes every watcher's
+/// response carries: fanning a revision out to a thousand watchers encodes it at most twice.
 /// </summary>
 internal sealed class RevisionEvents(FeedItem item)
 {
@@ -27,19 +27,19 @@ internal sealed class RevisionEvents(FeedItem item)
 
     private EventSelection Encode(bool withPrevKv)
     {
-        var events = new Mvccpb.Event[Item.Events.Count];
+        var events = new ReadOnlyMemory<byte>[Item.Events.Count];
         var size = 0;
         for (var i = 0; i < events.Length; i++)
         {
-            events[i] = ProtoMapping.ToProto(Item.Events[i], withPrevKv);
-            size += events[i].CalculateSize();
+            events[i] = ProtoMapping.ToProto(Item.Events[i], withPrevKv).ToByteArray();
+            size += WatchReply.SizeOf(events[i]);
         }
         return new EventSelection(events, size);
     }
 }
 
-/// <summary>Events as sent, in order, and the bytes they take in a response (without the field tags).</summary>
-internal sealed record EventSelection(IReadOnlyList<Mvccpb.Event> Events, int Size)
+/// <summary>Encoded events, in order, and the bytes they take in a response.</summary>
+internal sealed record EventSelection(IReadOnlyList<ReadOnlyMemory<byte>> Events, int Size)
 {
     public static EventSelection Empty { get; } = new([], 0);
 }

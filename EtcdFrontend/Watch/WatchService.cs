@@ -12,10 +12,9 @@ namespace KubeBrain.EtcdFrontend.Watch;
 /// order (clients match them first-in, first-out), each before any event of its watcher. A client that closes
 /// its sending side keeps receiving until it cancels the call, as with etcd; a stream open when the process begins
 /// to stop ends with Unavailable; a client that resets the stream
-/// just ends it.
+/// just ends it. Bound by <see cref="WatchMethod"/>, which writes responses as <see cref="WatchReply"/>.
 /// </summary>
 internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHeaders headers, StreamShutdown shutdown, IOptions<EtcdFrontendOptions> options)
-    : Rpc.Watch.WatchBase
 {
     /// <summary>etcd's text for a client-chosen watch id already in use on the stream.</summary>
     public const string DuplicateIdReason = "mvcc: duplicate watch ID provided on the WatchStream";
@@ -23,7 +22,7 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
     /// <summary>etcd's text for a watch whose range_end is not after its key.</summary>
     public const string EmptyRangeReason = "mvcc: watcher range is empty";
 
-    public override async Task Watch(IAsyncStreamReader<Rpc.WatchRequest> requestStream, IServerStreamWriter<Rpc.WatchResponse> responseStream, ServerCallContext context)
+    public async Task Watch(IAsyncStreamReader<Rpc.WatchRequest> requestStream, IServerStreamWriter<WatchReply> responseStream, ServerCallContext context)
     {
         using var call = shutdown.Link(context);
         var ct = call.Token;

@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using Grpc.Core;
-using Mvccpb = KubeBrain.Protos.Mvccpb;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 
 namespace KubeBrain.EtcdFrontend.Watch;
@@ -30,7 +29,7 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     private readonly Dictionary<long, Watcher> _watchers = [];
     private TaskCompletionSource? _idle;
     private long _nextId;
-    private Rpc.ResponseHeader? _header;
+    private EncodedHeader? _header;
 
     /// <summary>The stream's watchers. Read and changed only under the hub's lock.</summary>
     public IEnumerable<Watcher> Watchers => _watchers.Values;
@@ -104,7 +103,7 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     /// fragments gets one response (or fragment run) per revision. Writes are buffered and the last of a round
     /// flushes, so a burst leaves in few network writes. Headers never go back on a stream.
     /// </summary>
-    public async Task SendLoopAsync(IServerStreamWriter<Rpc.WatchResponse> writer, CancellationToken cancellationToken)
+    public async Task SendLoopAsync(IServerStreamWriter<WatchReply> writer, CancellationToken cancellationToken)
     {
         var buffered = new WriteOptions(WriteFlags.BufferHint);
         var reader = _queue.Reader;
@@ -166,88 +165,79 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
         return !_queue.Reader.Completion.IsCompleted;
     }
 
-    private List<Rpc.WatchResponse> Build(List<Outgoing> round)
+    private List<WatchReply> Build(List<Outgoing> round)
     {
-        var responses = new List<Rpc.WatchResponse>(round.Count);
-        var open = new Dictionary<long, Merging>();
+        var replies = new List<WatchReply>(round.Count);
+        var open = new Dictionary<long, WatchReply>();
         foreach (var entry in round)
         {
             if (entry.Control is { } control)
             {
                 open.Clear();
-                control.Header = entry.HeaderRevision == NoRevision ? headers.At(NoRevision) : Header(entry.HeaderRevision);
-                responses.Add(control);
+                control.Header = entry.HeaderRevision == NoRevision ? headers.At(NoRevision) : Header(entry.HeaderRevision).Header;
+                replies.Add(WatchReply.For(control));
                 continue;
             }
             var header = Header(entry.HeaderRevision);
             foreach (var watcher in entry.Watchers!)
             {
-                var (events, size) = watcher.Select(entry.Revision!);
-                if (events.Count == 0)
+                var selection = watcher.Select(entry.Revision!);
+                if (selection.Events.Count == 0)
                 {
                     continue;
                 }
                 if (watcher.Fragment)
                 {
-                    responses.AddRange(Fragments(watcher.Id, events, header));
+                    replies.AddRange(Fragments(watcher.Id, selection, header));
                     continue;
                 }
-                if (open.TryGetValue(watcher.Id, out var into) && into.Response.Events.Count + events.Count <= MergeEvents && into.Size + size <= MergeBytes)
+                if (open.TryGetValue(watcher.Id, out var into) && into.EventCount + selection.Events.Count <= MergeEvents && into.EventBytes + selection.Size <= MergeBytes)
                 {
-                    into.Response.Events.AddRange(events);
-                    into.Response.Header = header;
-                    into.Size += size;
+                    into.Add(selection.Events, selection.Size);
+                    into.Header = header;
                     continue;
                 }
-                var response = new Rpc.WatchResponse { Header = header, WatchId = watcher.Id };
-                response.Events.AddRange(events);
-                open[watcher.Id] = new Merging(response, size);
-                responses.Add(response);
+                var reply = WatchReply.Events(header, watcher.Id);
+                reply.Add(selection.Events, selection.Size);
+                open[watcher.Id] = reply;
+                replies.Add(reply);
             }
         }
-        return responses;
+        return replies;
     }
 
     /// <summary>One revision's events, split into fragments above the request limit plus gRPC overhead, as etcd splits them.</summary>
-    private List<Rpc.WatchResponse> Fragments(long watchId, IReadOnlyList<Mvccpb.Event> events, Rpc.ResponseHeader header)
+    private List<WatchReply> Fragments(long watchId, EventSelection selection, EncodedHeader header)
     {
-        var whole = new Rpc.WatchResponse { Header = header, WatchId = watchId };
-        whole.Events.AddRange(events);
-        if (events.Count < 2 || whole.CalculateSize() <= maxResponseBytes)
+        var whole = WatchReply.Events(header, watchId);
+        whole.Add(selection.Events, selection.Size);
+        if (selection.Events.Count < 2 || whole.Size <= maxResponseBytes)
         {
             return [whole];
         }
-        var fragments = new List<Rpc.WatchResponse>();
-        var current = new Rpc.WatchResponse { Header = header, WatchId = watchId, Fragment = true };
-        foreach (var e in events)
+        var fragments = new List<WatchReply>();
+        var current = WatchReply.Events(header, watchId, fragment: true);
+        foreach (var e in selection.Events)
         {
-            if (current.Events.Count > 0 && current.CalculateSize() + e.CalculateSize() > maxResponseBytes)
+            if (current.EventCount > 0 && current.Size + e.Length > maxResponseBytes)
             {
                 fragments.Add(current);
-                current = new Rpc.WatchResponse { Header = header, WatchId = watchId, Fragment = true };
+                current = WatchReply.Events(header, watchId, fragment: true);
             }
-            current.Events.Add(e);
+            current.Add(e);
         }
-        current.Fragment = false;
+        current.EndFragments();
         fragments.Add(current);
         return fragments;
     }
 
-    private Rpc.ResponseHeader Header(long revision)
+    private EncodedHeader Header(long revision)
     {
         if (_header is null || revision > _header.Revision)
         {
-            _header = headers.At(revision);
+            _header = new EncodedHeader(headers.At(revision));
         }
         return _header;
-    }
-
-    /// <summary>A response still taking a watcher's revisions, and the bytes of its events so far.</summary>
-    private sealed class Merging(Rpc.WatchResponse response, int size)
-    {
-        public Rpc.WatchResponse Response { get; } = response;
-
-        public int Size { get; set; } = size;
     }
 
     /// <summary>A queued item: a revision to encode for some of the stream's watchers, or a ready control response.</summary>

@@ -1,5 +1,4 @@
 using KubeBrain.Grains.Interfaces.Model;
-using Mvccpb = KubeBrain.Protos.Mvccpb;
 
 namespace KubeBrain.EtcdFrontend.Watch;
 
@@ -77,14 +76,14 @@ internal sealed class Watcher(WatchStream stream, long id, KeySpan span, long st
         {
             return all;
         }
-        var selected = new List<Mvccpb.Event>(wanted);
+        var selected = new List<ReadOnlyMemory<byte>>(wanted);
         var size = 0;
         for (var i = 0; i < events.Count; i++)
         {
             if (Wants(events[i]))
             {
                 selected.Add(all.Events[i]);
-                size += all.Events[i].CalculateSize();
+                size += WatchReply.SizeOf(all.Events[i]);
             }
         }
         return new EventSelection(selected, size);

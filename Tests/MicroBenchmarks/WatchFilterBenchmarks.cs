@@ -62,17 +62,17 @@ public class WatchFilterBenchmarks
 
     /// <summary>One pod updated.</summary>
     [Benchmark]
-    [AllocationBudget(900)]
+    [AllocationBudget(4_800)]
     public int PodUpdateTo1000Watchers() => Fan(_podUpdate);
 
     /// <summary>A node's lease renewed, the most frequent write of a Kubernetes cluster; only the watchers of all of /registry/ want it.</summary>
     [Benchmark]
-    [AllocationBudget(600)]
+    [AllocationBudget(1_500)]
     public int LeaseRenewalTo1000Watchers() => Fan(_leaseRenewal);
 
     /// <summary>One revision deleting 100 pods of a namespace.</summary>
     [Benchmark]
-    [AllocationBudget(65_000)]
+    [AllocationBudget(220_000)]
     public int HundredDeletesTo1000Watchers() => Fan(_namespaceDeletes);
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
