@@ -11,7 +11,9 @@
 # CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating),
 # STORAGE (sqlite, or postgres: a throwaway PostgreSQL cluster with synchronous_commit=on is started for the run;
 # needs Debian's postgresql; the rows per commit that group commit achieved are printed at the end),
-# LATENCY_ONLY (1: only watch-latency, ROUNDS times alternating, one row per run with p50/p90/p99).
+# LATENCY_ONLY (1: only watch-latency, ROUNDS times alternating, one row per run with p50/p90/p99),
+# WARMUP (1: each workload first runs WARMUP times per server unmeasured, so that the measured rounds see
+# KubeBrain's code compiled by the runtime's optimizing tier, as a server that has been running does; 0: none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BENCH:?set BENCH to the etcd benchmark binary}"
@@ -19,6 +21,7 @@ TOTAL=${TOTAL:-20000}
 CONNS=${CONNS:-10}
 CLIENTS=${CLIENTS:-100}
 ROUNDS=${ROUNDS:-1}
+WARMUP=${WARMUP:-1}
 command -v etcd >/dev/null || { echo "etcd is not on PATH" >&2; exit 1; }
 
 free_port() { # a loopback port nothing listens on
@@ -106,6 +109,10 @@ for w in "${workloads[@]}"; do
   name=${w%%|*}
   read -r -a args <<<"${w#*|}"
   kb=(); et=()
+  for _ in $(seq 1 "$WARMUP"); do
+    rate "127.0.0.1:$kb_port" "${args[@]}" >/dev/null
+    rate "127.0.0.1:$etcd_port" "${args[@]}" >/dev/null
+  done
   for _ in $(seq 1 "$ROUNDS"); do
     kb+=("$(rate "127.0.0.1:$kb_port" "${args[@]}")")
     et+=("$(rate "127.0.0.1:$etcd_port" "${args[@]}")")
