@@ -13,68 +13,52 @@
 # needs Debian's postgresql; the rows per commit that group commit achieved are printed at the end),
 # LATENCY_ONLY (1: only watch-latency, ROUNDS times alternating, one row per run with p50/p90/p99),
 # WARMUP (1: each workload first runs WARMUP times per server unmeasured, so that the measured rounds see
-# KubeBrain's code compiled by the runtime's optimizing tier, as a server that has been running does; 0: none).
+# KubeBrain's code compiled by the runtime's optimizing tier, as a server that has been running does; 0: none),
+# TOOL (etcd, or kubebrain-bench: the same servers driven by the project's own tool, Tests/Benchmarks, with etcd's
+# workloads and the Kubernetes-shaped ones; BENCH is then not needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${BENCH:?set BENCH to the etcd benchmark binary}"
+TOOL=${TOOL:-etcd}
+[ "$TOOL" = kubebrain-bench ] || : "${BENCH:?set BENCH to the etcd benchmark binary}"
 TOTAL=${TOTAL:-20000}
 CONNS=${CONNS:-10}
 CLIENTS=${CLIENTS:-100}
 ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-1}
-command -v etcd >/dev/null || { echo "etcd is not on PATH" >&2; exit 1; }
+source scripts/side-by-side.sh
 
-free_port() { # a loopback port nothing listens on
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+if [ "$TOOL" = kubebrain-bench ]; then
+  dotnet build Tests/Benchmarks -c Release -v quiet -nologo >/dev/null
+  kbbench() { dotnet Tests/Benchmarks/bin/Release/net10.0/kubebrain-bench.dll "$@" --conns "$CONNS" --clients "$CLIENTS"; }
+  tool_workloads=(
+    "put ($TOTAL keys)|put --total $TOTAL --key-size 8 --val-size 256 --key-space-size $TOTAL --sequential-keys"
+    "range, linearizable|range --total $((TOTAL * 5)) --consistency l"
+    "range, serializable|range --total $((TOTAL * 5)) --consistency s"
+    "txn-put|txn-put --total $TOTAL --key-size 8 --val-size 256 --key-space-size $TOTAL"
+    "lease-keepalive|lease-keepalive --total $TOTAL"
+    "watch: 1000 watchers, events/s|watch --streams 10 --watch-per-stream 100 --put-total 2000 --put-rate 100000"
+    "k8s create (txn)|k8s-create --total $TOTAL"
+    "k8s GuaranteedUpdate (txn)|k8s-update --total $TOTAL --objects 1000"
+    "k8s conditional delete (txn)|k8s-delete --total $TOTAL"
+    "k8s paged LIST, 10k objects, limit 500|k8s-list --objects 10000 --limit 500 --total 20"
+    "k8s count-only LIST, 10k objects|k8s-list --objects 10000 --count-only --total 20"
+  )
+  targets="kubebrain=http://127.0.0.1:$kb_port,etcd=http://127.0.0.1:$etcd_port"
+  echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd | p99 ms KubeBrain | etcd |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for w in "${tool_workloads[@]}"; do
+    name=${w%%|*}
+    read -r -a args <<<"${w#*|}"
+    for _ in $(seq 1 "$WARMUP"); do
+      kbbench "${args[@]}" --compare "$targets" >/dev/null 2>&1
+    done
+    kbbench "${args[@]}" --compare "$targets" --rounds "$ROUNDS" 2>/dev/null \
+      | awk -v name="$name" '$1 == "req/s" && NF == 5 { kb = $2; et = $3 } $1 == "eventsPerSecond" && NF == 5 { kb = $2; et = $3 }
+          $1 == "p99" && $2 == "ms" { k99 = $3; e99 = $4 }
+          END { printf "| %s | %.0f | %.0f | %.2f× | %.2f | %.2f |\n", name, kb, et, kb / et, k99, e99 }'
   done
-}
-work=$(mktemp -d /tmp/kubebrain-bench.XXXXXX)
-pids=()
-STORAGE=${STORAGE:-sqlite}
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -d "$work/pg" ] && as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" stop -m immediate >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-storage=(--storage sqlite)
-if [ "$STORAGE" = postgres ]; then
-  [ -x "$pg_bin/initdb" ] || { echo "PostgreSQL is not installed (apt-get install -y postgresql)" >&2; exit 1; }
-  chmod 755 "$work"
-  mkdir -p "$work/pg"
-  [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
-  as_postgres "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
-  pg_port=$(free_port)
-  as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c max_connections=200" start >/dev/null
-  pg="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres"
-  storage=(--storage postgres --postgres-connection-string "$pg")
+  exit 0
 fi
-
-dotnet build Silo -c Release -v quiet -nologo >/dev/null
-kb_port=$(free_port)
-dotnet Silo/bin/Release/net10.0/kubebrain.dll --listen-client-urls "http://127.0.0.1:$kb_port" --data-dir "$work/kubebrain" "${storage[@]}" \
-  --silo-port "$(free_port)" --gateway-port "$(free_port)" >"$work/kubebrain.log" 2>&1 &
-pids+=($!)
-etcd_port=$(free_port)
-peer_port=$(free_port)
-etcd --name bench --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
-  --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
-  --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" --initial-cluster "bench=http://127.0.0.1:$peer_port" \
-  >"$work/etcd.log" 2>&1 &
-pids+=($!)
-for ep in "127.0.0.1:$kb_port" "127.0.0.1:$etcd_port"; do
-  for _ in $(seq 1 300); do
-    ETCDCTL_API=3 etcdctl --endpoints="$ep" --dial-timeout=1s put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-done
 
 rate() { # endpoint, workload args... → requests/s
   "$BENCH" --endpoints="$1" --conns="$CONNS" --clients="$CLIENTS" "${@:2}" 2>&1 | tr '\r' '\n' | sed -n 's/.*Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' | tail -n 1
