@@ -73,15 +73,10 @@ public static class MetricsEndpoints
     public static WebApplication MapMetrics(this WebApplication app, FrontendCommandLine options)
     {
         var ports = options.ListenMetricsUrls.Select(u => u.Port).ToHashSet();
-        app.Use(async (context, next) =>
-        {
-            if (context.Request.Path == Path && HttpMethods.IsGet(context.Request.Method) && !ports.Contains(context.Connection.LocalPort))
-            {
-                await ProcessMetrics.WriteAsync(context);
-                return;
-            }
-            await next(context);
-        });
+        app.Use((context, next) =>
+            context.Request.Path == Path && HttpMethods.IsGet(context.Request.Method) && !ports.Contains(context.Connection.LocalPort)
+                ? ProcessMetrics.WriteAsync(context)
+                : next(context));
         if (options.ListenMetricsUrls.Count == 0)
         {
             return app;
