@@ -47,15 +47,17 @@ internal sealed class KeyIndex
         {
             yield break;
         }
+        // The view checks both bounds for every key it yields, so bounding it by the span's end (inclusive) leaves
+        // only a key equal to the end to skip, which takes an equality test, not a third ordering comparison.
         var lower = new KeyHistory(span.Start);
-        var upper = _sorted.Max!;
+        var upper = span.End is { Length: > 0 } end ? new KeyHistory(end) : _sorted.Max!;
         if (Order.Compare(lower, upper) > 0)
         {
             yield break;
         }
         foreach (var history in _sorted.GetViewBetween(lower, upper))
         {
-            if (!span.IsUnbounded && ByteKeyComparer.Instance.Compare(history.Key, span.End) >= 0)
+            if (!span.IsUnbounded && history.Key.AsSpan().SequenceEqual(span.End))
             {
                 yield break;
             }
