@@ -2,14 +2,18 @@ using KubeBrain.Grains.Interfaces.Model;
 
 namespace KubeBrain.Grains.Mvcc;
 
-/// <summary>The keys of a range in key order, each with its in-memory history.</summary>
+/// <summary>
+/// The keys of a range in key order, each with its in-memory history. The order is kept as a list of sorted
+/// chunks of at most <see cref="MaxChunk"/> histories: finding a key's place takes two binary searches, and a
+/// scan finds both ends of its span that way and then walks the chunks without comparing another key.
+/// </summary>
 internal sealed class KeyIndex
 {
-    private static readonly IComparer<KeyHistory> Order =
-        Comparer<KeyHistory>.Create((a, b) => ByteKeyComparer.Instance.Compare(a.Key, b.Key));
+    private const int MaxChunk = 512;
 
-    private readonly SortedSet<KeyHistory> _sorted = new(Order);
+    private readonly List<List<KeyHistory>> _chunks = [];
     private readonly Dictionary<byte[], KeyHistory> _byKey = new(ByteKeyComparer.Instance);
+    private int _changes;
 
     public int Count => _byKey.Count;
 
@@ -21,50 +25,127 @@ internal sealed class KeyIndex
         {
             history = new KeyHistory(key);
             _byKey.Add(key, history);
-            _sorted.Add(history);
+            Insert(history);
         }
         return history;
     }
 
     public void Remove(KeyHistory history)
     {
-        _byKey.Remove(history.Key);
-        _sorted.Remove(history);
+        if (!_byKey.Remove(history.Key))
+        {
+            return;
+        }
+        var (c, i) = LowerBound(history.Key);
+        var chunk = _chunks[c];
+        chunk.RemoveAt(i);
+        if (chunk.Count == 0)
+        {
+            _chunks.RemoveAt(c);
+        }
+        _changes++;
     }
 
-    /// <summary>The histories of the keys in <paramref name="span"/>, ascending.</summary>
+    /// <summary>The histories of the keys in <paramref name="span"/>, ascending. The index must not change while it is walked.</summary>
     public IEnumerable<KeyHistory> Scan(KeySpan span)
     {
         if (span.IsSingle)
         {
-            if (Find(span.Start) is { } single)
-            {
-                yield return single;
-            }
-            yield break;
+            return Find(span.Start) is { } single ? [single] : [];
         }
-        if (span.IsEmpty || _sorted.Count == 0)
+        if (span.IsEmpty || _byKey.Count == 0)
         {
-            yield break;
+            return [];
         }
-        // The view checks both bounds for every key it yields, so bounding it by the span's end (inclusive) leaves
-        // only a key equal to the end to skip, which takes an equality test, not a third ordering comparison.
-        var lower = new KeyHistory(span.Start);
-        var upper = span.End is { Length: > 0 } end ? new KeyHistory(end) : _sorted.Max!;
-        if (Order.Compare(lower, upper) > 0)
-        {
-            yield break;
-        }
-        foreach (var history in _sorted.GetViewBetween(lower, upper))
-        {
-            if (!span.IsUnbounded && history.Key.AsSpan().SequenceEqual(span.End))
-            {
-                yield break;
-            }
-            yield return history;
-        }
+        var from = LowerBound(span.Start);
+        var to = span.IsUnbounded ? (_chunks.Count, 0) : LowerBound(span.End!);
+        return Walk(from, to);
     }
 
     /// <summary>Every history, for compaction.</summary>
-    public IEnumerable<KeyHistory> All => _sorted;
+    public IEnumerable<KeyHistory> All => Walk((0, 0), (_chunks.Count, 0));
+
+    private IEnumerable<KeyHistory> Walk((int Chunk, int Index) from, (int Chunk, int Index) to)
+    {
+        var changes = _changes;
+        var (c, i) = from;
+        while (c < to.Chunk || (c == to.Chunk && i < to.Index))
+        {
+            var chunk = _chunks[c];
+            var stop = c == to.Chunk ? to.Index : chunk.Count;
+            for (; i < stop; i++)
+            {
+                yield return chunk[i];
+                if (changes != _changes)
+                {
+                    throw new InvalidOperationException("the key index changed while it was walked");
+                }
+            }
+            c++;
+            i = 0;
+        }
+    }
+
+    private void Insert(KeyHistory history)
+    {
+        _changes++;
+        if (_chunks.Count == 0)
+        {
+            _chunks.Add([history]);
+            return;
+        }
+        var (c, i) = LowerBound(history.Key);
+        if (c == _chunks.Count)
+        {
+            c--;
+            i = _chunks[c].Count;
+        }
+        var chunk = _chunks[c];
+        chunk.Insert(i, history);
+        if (chunk.Count > MaxChunk)
+        {
+            var half = chunk.Count / 2;
+            _chunks.Insert(c + 1, chunk.GetRange(half, chunk.Count - half));
+            chunk.RemoveRange(half, chunk.Count - half);
+        }
+    }
+
+    /// <summary>The place of the first key at or after <paramref name="key"/>: (chunk count, 0) when there is none.</summary>
+    private (int Chunk, int Index) LowerBound(byte[] key)
+    {
+        int lo = 0, hi = _chunks.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (Compare(_chunks[mid][^1], key) < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+        if (lo == _chunks.Count)
+        {
+            return (lo, 0);
+        }
+        var chunk = _chunks[lo];
+        int first = 0, last = chunk.Count - 1;
+        while (first < last)
+        {
+            var mid = (first + last) >>> 1;
+            if (Compare(chunk[mid], key) < 0)
+            {
+                first = mid + 1;
+            }
+            else
+            {
+                last = mid;
+            }
+        }
+        return (lo, first);
+    }
+
+    private static int Compare(KeyHistory history, byte[] key) => history.Key.AsSpan().SequenceCompareTo(key);
 }

@@ -40,7 +40,7 @@ public class KeyIndexBenchmarks
 
     /// <summary>The live versions of one namespace's 500 keys as of a past revision, walked in key order.</summary>
     [Benchmark]
-    [AllocationBudget(720)]
+    [AllocationBudget(240)]
     public int Scan500AtRevision()
     {
         var count = 0;
@@ -74,7 +74,7 @@ public class KeyIndexBenchmarks
 
     /// <summary>A key created and then removed again, as a create and its compacted delete leave the index.</summary>
     [Benchmark]
-    [AllocationBudget(320)]
+    [AllocationBudget(256)]
     public int AddAndRemoveKey()
     {
         var history = _index.GetOrAdd(_newKey);
