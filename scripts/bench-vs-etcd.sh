@@ -5,7 +5,9 @@
 #   BENCH=/path/to/etcd-benchmark ./scripts/bench-vs-etcd.sh
 #
 # The watch row counts events delivered per second (1000 watchers on one key, 2000 puts); a second table gives
-# put → event latency (watch-latency), where the ratio is etcd's latency over KubeBrain's (higher is better).
+# put → event latency (watch-latency), where the ratio is etcd's latency over KubeBrain's (higher is better). The
+# last row puts what `etcdctl check perf --load=l` puts (random 256-byte keys, 1 KiB values, 500 clients on 500
+# connections) as fast as the servers take them, without that check's rate limiter.
 # BENCH is etcd's tools/benchmark binary (built from etcd's source: `go build ./tools/benchmark`).
 # Needs etcd on PATH (Debian: apt-get install -y etcd-server etcd-client). Optional: TOTAL (20000),
 # CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating),
@@ -73,6 +75,7 @@ workloads=(
   "stm (2 keys per txn)|stm --isolation=r --keys=1000 --keys-per-txn=2 --total=$((TOTAL / 4)) --val-size=256"
   "lease-keepalive|lease-keepalive --total=$TOTAL"
   "watch: 1000 watchers, events/s|watch --streams=10 --watch-per-stream=100 --watched-key-total=1 --put-total=2000 --put-rate=100000 --key-size=32"
+  "put, check perf's shape|put --conns=500 --clients=500 --key-size=256 --val-size=1024 --key-space-size=1000000000 --total=$((TOTAL * 5))"
 )
 if [ "${LATENCY_ONLY:-0}" = 1 ]; then
   echo "| run | server | p50 ms | p90 ms | p99 ms |"
