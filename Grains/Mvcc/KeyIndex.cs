@@ -46,7 +46,10 @@ internal sealed class KeyIndex
         _changes++;
     }
 
-    /// <summary>The histories of the keys in <paramref name="span"/>, ascending. The index must not change while it is walked.</summary>
+    /// <summary>
+    /// The histories of the keys in <paramref name="span"/>, ascending. The index must not change between this call and
+    /// the end of the walk: a walk that sees a key added or removed since throws.
+    /// </summary>
     public IEnumerable<KeyHistory> Scan(KeySpan span)
     {
         if (span.IsSingle)
@@ -59,33 +62,39 @@ internal sealed class KeyIndex
         }
         var from = LowerBound(span.Start);
         var to = span.IsUnbounded ? (_chunks.Count, 0) : LowerBound(span.End!);
-        return Walk(from, to);
+        return Walk(from, to, _changes);
     }
 
-    /// <summary>Every history, for compaction.</summary>
-    public IEnumerable<KeyHistory> All => Walk((0, 0), (_chunks.Count, 0));
+    /// <summary>Every history, for compaction. The index must not change while it is walked.</summary>
+    public IEnumerable<KeyHistory> All => Walk((0, 0), (_chunks.Count, 0), _changes);
 
-    private IEnumerable<KeyHistory> Walk((int Chunk, int Index) from, (int Chunk, int Index) to)
+    /// <summary>The histories from one place to another, both found when the index had seen <paramref name="changes"/> changes.</summary>
+    private IEnumerable<KeyHistory> Walk((int Chunk, int Index) from, (int Chunk, int Index) to, int changes)
     {
-        var changes = _changes;
         var (c, i) = from;
-        while (c < to.Chunk || (c == to.Chunk && i < to.Index))
+        while (true)
         {
-            var chunk = _chunks[c];
-            var stop = c == to.Chunk ? to.Index : chunk.Count;
-            for (; i < stop; i++)
+            if (changes != _changes)
             {
-                yield return chunk[i];
-                if (changes != _changes)
-                {
-                    throw new InvalidOperationException("the key index changed while it was walked");
-                }
+                throw new InvalidOperationException("the key index changed while it was walked");
             }
-            c++;
-            i = 0;
+            if (c > to.Chunk || (c == to.Chunk && i >= to.Index))
+            {
+                yield break;
+            }
+            if (i == _chunks[c].Count)
+            {
+                (c, i) = (c + 1, 0);
+                continue;
+            }
+            yield return _chunks[c][i++];
         }
     }
 
+    /// <summary>
+    /// Puts <paramref name="history"/> in its place. A full chunk is split in two halves, except when the key goes
+    /// after the last one: keys that arrive in order then fill each chunk before starting the next.
+    /// </summary>
     private void Insert(KeyHistory history)
     {
         _changes++;
@@ -101,13 +110,24 @@ internal sealed class KeyIndex
             i = _chunks[c].Count;
         }
         var chunk = _chunks[c];
-        chunk.Insert(i, history);
-        if (chunk.Count > MaxChunk)
+        if (chunk.Count == MaxChunk)
         {
-            var half = chunk.Count / 2;
-            _chunks.Insert(c + 1, chunk.GetRange(half, chunk.Count - half));
-            chunk.RemoveRange(half, chunk.Count - half);
+            if (c == _chunks.Count - 1 && i == MaxChunk)
+            {
+                _chunks.Add([history]);
+                return;
+            }
+            const int half = MaxChunk / 2;
+            var upper = chunk.GetRange(half, MaxChunk - half);
+            chunk.RemoveRange(half, MaxChunk - half);
+            _chunks.Insert(c + 1, upper);
+            if (i > half)
+            {
+                chunk = upper;
+                i -= half;
+            }
         }
+        chunk.Insert(i, history);
     }
 
     /// <summary>The place of the first key at or after <paramref name="key"/>: (chunk count, 0) when there is none.</summary>

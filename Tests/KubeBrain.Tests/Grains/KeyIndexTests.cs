@@ -54,18 +54,86 @@ public sealed class KeyIndexTests
         AssertSameKeys(index, model, random);
     }
 
+    [Theory]
+    [InlineData("add a key before the first step")]
+    [InlineData("add a key during the walk")]
+    [InlineData("remove a key during the walk")]
+    [InlineData("add a key after the last step")]
+    public void AWalkRefusesToGoOnAfterAKeyWasAddedOrRemoved(string change)
+    {
+        var index = Letters("a", "b", "c");
+        var walk = index.Scan(new KeySpan("a"u8.ToArray(), [])).GetEnumerator();
+        var steps = change switch
+        {
+            "add a key before the first step" => 0,
+            "add a key after the last step" => 3,
+            _ => 1,
+        };
+        for (var i = 0; i < steps; i++)
+        {
+            Assert.True(walk.MoveNext());
+        }
+        if (change.StartsWith("remove", StringComparison.Ordinal))
+        {
+            index.Remove(index.Find("c"u8.ToArray())!);
+        }
+        else
+        {
+            index.GetOrAdd("bb"u8.ToArray());
+        }
+        Assert.Throws<InvalidOperationException>(() => walk.MoveNext());
+    }
+
     [Fact]
-    public void AWalkRefusesToGoOnAfterTheIndexChanged()
+    public void AWalkGoesOnWhenAKeyAlreadyPresentIsLookedUpOrAdded()
+    {
+        var index = Letters("a", "b", "c");
+        var walked = new List<string>();
+        foreach (var history in index.All)
+        {
+            walked.Add(Convert.ToHexString(history.Key));
+            index.GetOrAdd("c"u8.ToArray());
+        }
+        Assert.Equal(["61", "62", "63"], walked);
+    }
+
+    [Fact]
+    public void KeysAddedInOrderThenAmongThemScanLikeTheModel()
+    {
+        var random = new Random(4);
+        var index = new KeyIndex();
+        var model = new SortedSet<byte[]>(ByteKeyComparer.Instance);
+        for (var i = 0; i < 3_000; i++)
+        {
+            byte[] key = [0x41, (byte)(i >> 8), (byte)i];
+            index.GetOrAdd(key);
+            model.Add(key);
+            if (i % 97 == 0)
+            {
+                AssertSameKeys(index, model, random);
+            }
+        }
+        for (var i = 0; i < 3_000; i++)
+        {
+            byte[] key = [0x41, (byte)random.Next(12), (byte)random.Next(256), 0x00];
+            index.GetOrAdd(key);
+            model.Add(key);
+            if (i % 97 == 0)
+            {
+                AssertSameKeys(index, model, random);
+            }
+        }
+        AssertSameKeys(index, model, random);
+    }
+
+    private static KeyIndex Letters(params string[] keys)
     {
         var index = new KeyIndex();
-        foreach (var name in new[] { "a", "b", "c" })
+        foreach (var key in keys)
         {
-            index.GetOrAdd([(byte)name[0]]);
+            index.GetOrAdd(System.Text.Encoding.ASCII.GetBytes(key));
         }
-        var walk = index.Scan(new KeySpan("a"u8.ToArray(), [])).GetEnumerator();
-        Assert.True(walk.MoveNext());
-        index.GetOrAdd("bb"u8.ToArray());
-        Assert.Throws<InvalidOperationException>(() => walk.MoveNext());
+        return index;
     }
 
     private static void AssertSameKeys(KeyIndex index, SortedSet<byte[]> model, Random random)
