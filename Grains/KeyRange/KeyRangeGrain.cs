@@ -52,7 +52,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
         {
             if (Owns(kv.Key))
             {
-                _index.GetOrAdd(kv.Key).Versions.Add(KeyVersion.FromCommitted(kv));
+                _index.GetOrAdd(kv.Key).Add(KeyVersion.FromCommitted(kv));
             }
         }
         LogActivated(_rangeId, _epoch, _index.Count, _loadRevision);
@@ -137,7 +137,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
         {
             foreach (var write in writes)
             {
-                _index.GetOrAdd(write.Key).Versions.Add(KeyVersion.FromWrite(write, revision));
+                _index.GetOrAdd(write.Key).Add(KeyVersion.FromWrite(write, revision));
             }
         }
         return ReleaseAsync(groupId);
@@ -265,7 +265,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     {
         foreach (var version in writes)
         {
-            _index.GetOrAdd(version.Key).Versions.Add(version);
+            _index.GetOrAdd(version.Key).Add(version);
         }
         var item = new PipelineItem(writes);
         _queued.Add(item);
@@ -351,8 +351,8 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
             {
                 if (_index.Find(version.Key) is { } history)
                 {
-                    history.Versions.RemoveAll(v => v.IsPending);
-                    if (history.Versions.Count == 0)
+                    history.RemovePending();
+                    if (history.Count == 0)
                     {
                         _index.Remove(history);
                     }
@@ -399,7 +399,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
         foreach (var history in _index.All.ToList())
         {
             history.Compact(compactRevision);
-            if (history.Versions.Count == 0)
+            if (history.Count == 0)
             {
                 _index.Remove(history);
             }

@@ -67,7 +67,7 @@ internal static class Workload
                 for (var pod = 0; pod < PodsPerNamespace; pod++)
                 {
                     var kv = Pod(ns, pod, update);
-                    index.GetOrAdd(kv.Key).Versions.Add(KeyVersion.FromCommitted(kv));
+                    index.GetOrAdd(kv.Key).Add(KeyVersion.FromCommitted(kv));
                 }
             }
         }
