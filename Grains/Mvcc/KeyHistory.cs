@@ -17,7 +17,8 @@ internal sealed class KeyHistory(byte[] key)
     public int Count => _many?.Count ?? (_one is null ? 0 : 1);
 
     /// <summary>The newest version, pending or not, if it is live.</summary>
-    public KeyVersion? LatestLive => (_many is { } many ? many[^1] : _one) is { Tombstone: false } newest ? newest : null;
+    public KeyVersion? LatestLive =>
+        (_many is { } many ? many[^1] : _one) is { Tombstone: false } newest ? newest : null;
 
     /// <summary>Adds a version newer than every version held.</summary>
     public void Add(KeyVersion version)

@@ -47,8 +47,8 @@ internal sealed class KeyIndex
     }
 
     /// <summary>
-    /// The histories of the keys in <paramref name="span"/>, ascending. The index must not change between this call and
-    /// the end of the walk: a walk that sees a key added or removed since throws.
+    /// The histories of the keys in <paramref name="span"/>, ascending. The index must not change between this
+    /// call and the end of the walk: a walk that sees a key added or removed since throws.
     /// </summary>
     public IEnumerable<KeyHistory> Scan(KeySpan span)
     {
@@ -68,7 +68,10 @@ internal sealed class KeyIndex
     /// <summary>Every history, for compaction. The index must not change while it is walked.</summary>
     public IEnumerable<KeyHistory> All => Walk((0, 0), (_chunks.Count, 0), _changes);
 
-    /// <summary>The histories from one place to another, both found when the index had seen <paramref name="changes"/> changes.</summary>
+    /// <summary>
+    /// The histories from one place to another, both found when the index had seen <paramref name="changes"/>
+    /// changes.
+    /// </summary>
     private IEnumerable<KeyHistory> Walk((int Chunk, int Index) from, (int Chunk, int Index) to, int changes)
     {
         var (c, i) = from;
@@ -130,7 +133,7 @@ internal sealed class KeyIndex
         chunk.Insert(i, history);
     }
 
-    /// <summary>The place of the first key at or after <paramref name="key"/>: (chunk count, 0) when there is none.</summary>
+    /// <summary>The place of the first key at or after <paramref name="key"/>; (chunk count, 0) if none.</summary>
     private (int Chunk, int Index) LowerBound(byte[] key)
     {
         int lo = 0, hi = _chunks.Count;

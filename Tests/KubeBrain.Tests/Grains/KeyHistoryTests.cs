@@ -26,9 +26,10 @@ public sealed class KeyHistoryTests
             switch (random.Next(6))
             {
                 case 0 or 1:
-                    Add(model.Count > 0 && !model[^1].Tombstone && random.Next(3) == 0
-                        ? KeyVersion.NewTombstone(model[^1])
-                        : KeyVersion.NewPut(key, [(byte)step], 0, model.Count > 0 && !model[^1].Tombstone ? model[^1] : null));
+                    var live = model.Count > 0 && !model[^1].Tombstone ? model[^1] : null;
+                    Add(live is not null && random.Next(3) == 0
+                        ? KeyVersion.NewTombstone(live)
+                        : KeyVersion.NewPut(key, [(byte)step], 0, live));
                     break;
                 case 2:
                     foreach (var pending in model.Where(v => v.IsPending))
