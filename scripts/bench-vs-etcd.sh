@@ -16,6 +16,8 @@
 # LATENCY_ONLY (1: only watch-latency, ROUNDS times alternating, one row per run with p50/p90/p99),
 # WARMUP (1: each workload first runs WARMUP times per server unmeasured, so that the measured rounds see
 # KubeBrain's code compiled by the runtime's optimizing tier, as a server that has been running does; 0: none),
+# SERVER_WARMUP (5: rounds of TOTAL puts each server takes before the first workload, unmeasured; a fresh KubeBrain
+# needs about four such rounds before its runtime has compiled the whole request path at the optimizing tier),
 # TOOL (etcd, or kubebrain-bench: the same servers driven by the project's own tool, Tests/Benchmarks, with etcd's
 # workloads and the Kubernetes-shaped ones; BENCH is then not needed).
 set -euo pipefail
@@ -27,6 +29,7 @@ CONNS=${CONNS:-10}
 CLIENTS=${CLIENTS:-100}
 ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-1}
+SERVER_WARMUP=${SERVER_WARMUP:-5}
 source scripts/side-by-side.sh
 
 if [ "$TOOL" = kubebrain-bench ]; then
@@ -46,6 +49,11 @@ if [ "$TOOL" = kubebrain-bench ]; then
     "k8s count-only LIST, 10k objects|k8s-list --objects 10000 --count-only --total 20"
   )
   targets="kubebrain=http://127.0.0.1:$kb_port,etcd=http://127.0.0.1:$etcd_port"
+  for _ in $(seq 1 "$SERVER_WARMUP"); do
+    for port in "$kb_port" "$etcd_port"; do
+      kbbench put --total "$TOTAL" --key-size 8 --val-size 256 --key-space-size "$TOTAL" --sequential-keys --endpoints "http://127.0.0.1:$port" >/dev/null 2>&1
+    done
+  done
   echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd | p99 ms KubeBrain | etcd |"
   echo "|---|---:|---:|---:|---:|---:|"
   for w in "${tool_workloads[@]}"; do
@@ -90,6 +98,11 @@ if [ "${LATENCY_ONLY:-0}" = 1 ]; then
   done
   exit 0
 fi
+for _ in $(seq 1 "$SERVER_WARMUP"); do
+  for port in "$kb_port" "$etcd_port"; do
+    rate "127.0.0.1:$port" put --key-size=8 --sequential-keys --key-space-size="$TOTAL" --total="$TOTAL" --val-size=256 >/dev/null
+  done
+done
 echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd |"
 echo "|---|---:|---:|---:|"
 for w in "${workloads[@]}"; do
