@@ -140,7 +140,7 @@ internal sealed class KeyIndex
         while (lo < hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (Compare(_chunks[mid][^1], key) < 0)
+            if (ByteKeyComparer.Instance.Compare(_chunks[mid][^1].Key, key) < 0)
             {
                 lo = mid + 1;
             }
@@ -158,7 +158,7 @@ internal sealed class KeyIndex
         while (first < last)
         {
             var mid = (first + last) >>> 1;
-            if (Compare(chunk[mid], key) < 0)
+            if (ByteKeyComparer.Instance.Compare(chunk[mid].Key, key) < 0)
             {
                 first = mid + 1;
             }
@@ -169,6 +169,4 @@ internal sealed class KeyIndex
         }
         return (lo, first);
     }
-
-    private static int Compare(KeyHistory history, byte[] key) => history.Key.AsSpan().SequenceCompareTo(key);
 }
