@@ -4,9 +4,10 @@ using KubeBrain.Grains.Interfaces.Model;
 namespace KubeBrain.Grains.Storage;
 
 /// <summary>
-/// The read queries of the SQL stores over the log table <c>kv_log</c> (aliased <c>r</c>), in the SQL that SQLite
-/// and PostgreSQL share, with the readers of the rows they return. The tombstone column is tested as a truth
-/// value, which both take (SQLite's 0/1 integer, PostgreSQL's boolean).
+/// The read queries of the SQL stores over the log table <c>kv_log</c> (aliased <c>r</c>) that SQLite and PostgreSQL
+/// share, the readers of the rows they return and the rules of a range read. The tombstone column is tested as a
+/// truth value, which both take (SQLite's 0/1 integer, PostgreSQL's boolean). Reads by key differ: PostgreSQL
+/// indexes the log by key (<c>PostgresKeyQueries</c>), SQLite does not (<c>SqliteKeyQueries</c>).
 /// </summary>
 internal static class LogQueries
 {
@@ -26,35 +27,6 @@ internal static class LogQueries
         WHERE r.revision >= @from AND r.revision <= @to
         ORDER BY r.revision, r.sub
         """;
-
-    /// <summary>The newest row of every key, where it is live and carries a lease, as (lease, key) in key order.</summary>
-    public const string LeasedKeys =
-        """
-        SELECT r.lease, r.key FROM kv_log AS r
-        WHERE r.lease <> 0 AND NOT r.tombstone
-        AND NOT EXISTS (SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision)
-        ORDER BY r.key
-        """;
-
-    private static readonly string[] RangeRowsByShape = new string[SpanShapes.Count];
-    private static readonly string[] RangeCountsByShape = new string[SpanShapes.Count];
-
-    static LogQueries()
-    {
-        for (var shape = 0; shape < SpanShapes.Count; shape++)
-        {
-            var live = LiveRowsWhere(SpanShapes.Predicate(shape));
-            RangeRowsByShape[shape] =
-                $"SELECT r.key, r.create_revision, r.revision, r.version, r.value, r.lease FROM kv_log AS r WHERE {live} ORDER BY r.key LIMIT @limit";
-            RangeCountsByShape[shape] = $"SELECT count(*) FROM kv_log AS r WHERE {live}";
-        }
-    }
-
-    /// <summary>The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>; read with <see cref="ReadKeyValue"/>.</summary>
-    public static string RangeRows(int shape) => RangeRowsByShape[shape];
-
-    /// <summary>How many keys of a span shape are live at <c>@revision</c>.</summary>
-    public static string RangeCount(int shape) => RangeCountsByShape[shape];
 
     public static KeyValue ReadKeyValue(DbDataReader reader) => new(
         reader.GetFieldValue<byte[]>(0),
@@ -116,14 +88,4 @@ internal static class LogQueries
         kvs.RemoveAt(kvs.Count - 1);
         return true;
     }
-
-    /// <summary>
-    /// The rows of the span that are live at <c>@revision</c>: not tombstones, and the newest row of their key at
-    /// or below it. The index on (key, revision) drives both the key range and the newer-row probe.
-    /// </summary>
-    private static string LiveRowsWhere(string keyPredicate) =>
-        $"""
-        {keyPredicate} AND r.revision <= @revision AND NOT r.tombstone
-        AND NOT EXISTS (SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision <= @revision)
-        """;
 }

@@ -28,7 +28,7 @@ internal static class PostgresLogReader
             return new RangeResult(KvStatus.Ok, [], await CountAsync(connection, transaction, shape, span, readRevision, cancellationToken), false);
         }
         var kvs = new List<KeyValue>();
-        await using (var rows = SpanCommand(LogQueries.RangeRows(shape), connection, transaction, shape, span, readRevision))
+        await using (var rows = SpanCommand(PostgresKeyQueries.RangeRows(shape), connection, transaction, shape, span, readRevision))
         {
             rows.Parameters.Add(new NpgsqlParameter("limit", NpgsqlDbType.Bigint) { Value = LogQueries.RowLimit(limit) ?? (object)DBNull.Value });
             await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
@@ -80,7 +80,7 @@ internal static class PostgresLogReader
 
     /// <summary>The newest row of every key, where it is live and carries a lease; one statement, so one snapshot.</summary>
     public static Task<IReadOnlyList<LeasedKey>> ListLeasedKeysAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
-        ListAsync(dataSource, LogQueries.LeasedKeys, r => new LeasedKey(r.GetInt64(0), r.GetFieldValue<byte[]>(1)), cancellationToken);
+        ListAsync(dataSource, PostgresKeyQueries.LeasedKeys, r => new LeasedKey(r.GetInt64(0), r.GetFieldValue<byte[]>(1)), cancellationToken);
 
     public static async Task<long> SizeAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
@@ -117,7 +117,7 @@ internal static class PostgresLogReader
     private static async Task<long> CountAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, int shape, KeySpan span, long revision, CancellationToken cancellationToken)
     {
-        await using var command = SpanCommand(LogQueries.RangeCount(shape), connection, transaction, shape, span, revision);
+        await using var command = SpanCommand(PostgresKeyQueries.RangeCount(shape), connection, transaction, shape, span, revision);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 

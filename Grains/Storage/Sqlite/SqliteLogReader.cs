@@ -27,13 +27,13 @@ internal sealed class SqliteLogReader : IDisposable
         _listRanges = SqliteCommands.Create(connection, "SELECT range_id, epoch FROM range_owner ORDER BY range_id");
         _size = SqliteCommands.Create(connection, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
         _listLeases = SqliteCommands.Create(connection, "SELECT id, ttl, remaining_ttl FROM leases ORDER BY id");
-        _leasedKeys = SqliteCommands.Create(connection, LogQueries.LeasedKeys);
+        _leasedKeys = SqliteCommands.Create(connection, SqliteKeyQueries.LeasedKeys);
         _rangeRows = new SqliteCommand[SpanShapes.Count];
         _rangeCounts = new SqliteCommand[SpanShapes.Count];
         for (var shape = 0; shape < SpanShapes.Count; shape++)
         {
-            _rangeRows[shape] = SqliteCommands.Create(connection, LogQueries.RangeRows(shape), "@start", "@end", "@revision", "@limit");
-            _rangeCounts[shape] = SqliteCommands.Create(connection, LogQueries.RangeCount(shape), "@start", "@end", "@revision");
+            _rangeRows[shape] = SqliteCommands.Create(connection, SqliteKeyQueries.RangeRows(shape), "@start", "@end", "@revision", "@limit");
+            _rangeCounts[shape] = SqliteCommands.Create(connection, SqliteKeyQueries.RangeCount(shape), "@start", "@end", "@revision");
         }
     }
 

@@ -15,15 +15,17 @@ internal sealed class SqliteLogWriter : IDisposable
     private readonly SqliteCommand _advance;
     private readonly SqliteCommand _takeEpoch;
     private readonly SqliteCommand _setCompactRevision;
-    private readonly SqliteCommand _purge;
+    private readonly SqliteCommand _purgeCandidates;
+    private readonly SqliteCommand _deleteRow;
     private readonly SqliteCommand _claimRange;
     private readonly SqliteCommand _grantLease;
     private readonly SqliteCommand _revokeLease;
 
-    /// <summary>Where the next purge starts looking, valid for <see cref="_purgeCompactRevision"/>.</summary>
-    private long _purgeFrom;
-
-    private long _purgeCompactRevision;
+    /// <summary>
+    /// The (revision, sub) of the first row whose purge work may not be done yet. Rows before it have had their work
+    /// done under some compaction revision; a later one only adds rows, so the cursor never moves back.
+    /// </summary>
+    private (long Revision, int Sub) _purgeCursor;
 
     private SqliteLogWriter(SqliteConnection connection)
     {
@@ -52,21 +54,21 @@ internal sealed class SqliteLogWriter : IDisposable
             connection,
             "UPDATE meta SET compact_revision = @revision WHERE id = 1",
             "@revision");
-        _purge = SqliteCommands.Create(
+        _purgeCandidates = SqliteCommands.Create(
             connection,
             """
-            DELETE FROM kv_log WHERE rowid IN (
-                SELECT r.rowid FROM kv_log AS r
-                WHERE r.revision >= @from AND r.revision < @compact
-                AND (r.tombstone <> 0 OR EXISTS (
-                    SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision < @compact))
-                ORDER BY r.revision, r.sub
-                LIMIT @max)
-            RETURNING revision
+            SELECT n.revision, n.sub, n.tombstone, p.revision, p.sub FROM kv_log AS n
+            LEFT JOIN kv_log AS p ON n.prev_revision <> 0 AND p.revision = n.prev_revision AND p.key = n.key
+            WHERE (n.revision, n.sub) >= (@revision, @sub) AND n.revision < @compact
+            AND (n.tombstone <> 0 OR p.revision IS NOT NULL)
+            ORDER BY n.revision, n.sub
+            LIMIT @max
             """,
-            "@from",
+            "@revision",
+            "@sub",
             "@compact",
             "@max");
+        _deleteRow = SqliteCommands.Create(connection, "DELETE FROM kv_log WHERE revision = @revision AND sub = @sub", "@revision", "@sub");
         _claimRange = SqliteCommands.Create(
             connection,
             """
@@ -175,39 +177,47 @@ internal sealed class SqliteLogWriter : IDisposable
     }
 
     /// <summary>
-    /// Deletes the oldest purgeable rows. Purging oldest first means a row is never deleted while an older row of
-    /// its key that depends on it being there (a tombstone or newer version hiding it) remains. Rows below the
-    /// cursor were already found needed for this compaction revision, so each batch starts where the last ended.
+    /// Deletes the oldest purgeable rows, found from the rows that make them so: every row below the compaction
+    /// revision makes the version it replaced purgeable (its prev_revision, looked up by the primary key), and a
+    /// tombstone below it is purgeable itself, after that version. Rows are taken in (revision, sub) order, so a
+    /// version is always deleted before anything newer of its key that hides it, and a batch that stops inside a
+    /// tombstone's pair has deleted the older row of the two.
     /// </summary>
     public int Purge(long epoch, int maxRows)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
         var (_, compact) = ReadFencedMeta(transaction, epoch, "Purging");
-        if (compact != _purgeCompactRevision)
-        {
-            _purgeCompactRevision = compact;
-            _purgeFrom = 0;
-        }
-        if (_purgeFrom >= compact)
+        if (_purgeCursor.Revision >= compact)
         {
             return 0;
         }
-        _purge.Transaction = transaction;
-        _purge.Parameters[0].Value = _purgeFrom;
-        _purge.Parameters[1].Value = compact;
-        _purge.Parameters[2].Value = maxRows;
+        var candidates = PurgeCandidates(transaction, compact, maxRows);
         var removed = 0;
-        var lastRevision = 0L;
-        using (var reader = _purge.ExecuteReader())
+        var cursor = candidates.Count < maxRows ? (compact, 0) : (candidates[^1].Revision, candidates[^1].Sub + 1);
+        _deleteRow.Transaction = transaction;
+        foreach (var candidate in candidates)
         {
-            while (reader.Read())
+            if (candidate.Replaced is { } older)
             {
-                removed++;
-                lastRevision = Math.Max(lastRevision, reader.GetInt64(0));
+                if (removed == maxRows)
+                {
+                    cursor = (candidate.Revision, candidate.Sub);
+                    break;
+                }
+                removed += DeleteRow(older.Revision, older.Sub);
+            }
+            if (candidate.Tombstone)
+            {
+                if (removed == maxRows)
+                {
+                    cursor = (candidate.Revision, candidate.Sub);
+                    break;
+                }
+                removed += DeleteRow(candidate.Revision, candidate.Sub);
             }
         }
         transaction.Commit();
-        _purgeFrom = removed == maxRows ? lastRevision : compact;
+        _purgeCursor = cursor;
         return removed;
     }
 
@@ -247,6 +257,34 @@ internal sealed class SqliteLogWriter : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Up to <paramref name="maxRows"/> rows from the cursor up to the compaction revision that have purge work left: a
+    /// tombstone, or a row whose replaced version is still there.
+    /// </summary>
+    private List<PurgeCandidate> PurgeCandidates(SqliteTransaction transaction, long compact, int maxRows)
+    {
+        _purgeCandidates.Transaction = transaction;
+        _purgeCandidates.Parameters[0].Value = _purgeCursor.Revision;
+        _purgeCandidates.Parameters[1].Value = _purgeCursor.Sub;
+        _purgeCandidates.Parameters[2].Value = compact;
+        _purgeCandidates.Parameters[3].Value = maxRows;
+        var candidates = new List<PurgeCandidate>();
+        using var reader = _purgeCandidates.ExecuteReader();
+        while (reader.Read())
+        {
+            var replaced = reader.IsDBNull(3) ? ((long, int)?)null : (reader.GetInt64(3), reader.GetInt32(4));
+            candidates.Add(new PurgeCandidate(reader.GetInt64(0), reader.GetInt32(1), reader.GetInt64(2) != 0, replaced));
+        }
+        return candidates;
+    }
+
+    private int DeleteRow(long revision, int sub)
+    {
+        _deleteRow.Parameters[0].Value = revision;
+        _deleteRow.Parameters[1].Value = sub;
+        return _deleteRow.ExecuteNonQuery();
+    }
+
     public void Dispose()
     {
         _inserter.Dispose();
@@ -273,3 +311,6 @@ internal sealed class SqliteLogWriter : IDisposable
             : throw new InvalidOperationException("The metadata row is missing.");
     }
 }
+
+/// <summary>A row with purge work left: the version it replaced, when still there, and whether it is a tombstone.</summary>
+internal readonly record struct PurgeCandidate(long Revision, int Sub, bool Tombstone, (long Revision, int Sub)? Replaced);

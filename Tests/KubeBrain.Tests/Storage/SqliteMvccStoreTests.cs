@@ -9,6 +9,14 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "kubebrain-tests", Guid.NewGuid().ToString("N"));
 
+    /// <summary>
+    /// The log's only index is its primary key (revision, sub): an append then writes at the end of the table and of
+    /// that index only. An index on keys would take a page write per row at a random place.
+    /// </summary>
+    private const string IndexesOfTheLog = "SELECT tbl_name || ' ' || name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'kv_log' ORDER BY name";
+
+    private const string KeyOfTheLog = "sqlite_autoindex_kv_log_1";
+
     private string DatabasePath => Path.Combine(_directory, "kv.db");
 
     protected override IMvccStore CreateStore() => new SqliteMvccStore(DatabasePath);
@@ -38,11 +46,37 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
 
         await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
         await connection.OpenAsync();
-        Assert.Equal(["1 0001_initial"], await QueryAsync(connection, "SELECT version || ' ' || name FROM schema_migrations"));
+        Assert.Equal(
+            ["1 0001_initial", "2 0002_drop_key_index"],
+            await QueryAsync(connection, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version"));
         Assert.Equal(["wal"], await QueryAsync(connection, "PRAGMA journal_mode"));
         Assert.Equal(
             ["kv_log", "leases", "meta", "range_owner", "schema_migrations"],
             await QueryAsync(connection, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"));
+        Assert.Equal([$"kv_log {KeyOfTheLog}"], await QueryAsync(connection, IndexesOfTheLog));
+    }
+
+    [Fact]
+    public async Task ADatabaseWithTheKeyIndexLosesItAndKeepsItsHistory()
+    {
+        await WriteRandomHistoryAsync(seed: 5, revisions: 20);
+        var before = await ReadEverythingFromAsync(0);
+        await using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await QueryAsync(connection, "CREATE INDEX kv_log_key_revision ON kv_log (key, revision)");
+            await QueryAsync(connection, "DELETE FROM schema_migrations WHERE version = 2");
+            Assert.Contains("kv_log kv_log_key_revision", await QueryAsync(connection, IndexesOfTheLog));
+        }
+
+        await ReopenAsync();
+
+        await using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            Assert.Equal([$"kv_log {KeyOfTheLog}"], await QueryAsync(connection, IndexesOfTheLog));
+        }
+        Assert.Equal(before, await ReadEverythingFromAsync(0));
     }
 
     [Fact]
