@@ -5,7 +5,10 @@ internal static class CommitBatchValidation
 {
     /// <summary>
     /// Throws <see cref="ArgumentException"/> unless the rows are exactly the revisions first..last in order,
-    /// each numbered by sub from 0.
+    /// each numbered by sub from 0, and each row's <see cref="StoredRow.PrevRevision"/> fits it: below its own
+    /// revision, above 0 for a tombstone, and 0 for a put exactly when it starts a generation (version 1). The SQLite
+    /// store's purge finds the versions to remove through it, so a row that named no version where it replaced one
+    /// would bring that version back.
     /// </summary>
     public static void Validate(CommitBatch batch)
     {
@@ -32,6 +35,12 @@ internal static class CommitBatchValidation
                     nameof(batch));
             }
             expectedSub++;
+            if (row.PrevRevision < 0 || row.PrevRevision >= row.Revision || (row.Tombstone ? row.PrevRevision == 0 : (row.Version == 1) != (row.PrevRevision == 0)))
+            {
+                throw new ArgumentException(
+                    $"Row {i} of the batch ({(row.Tombstone ? "a tombstone" : $"version {row.Version}")} at revision {row.Revision}) names {row.PrevRevision} as the revision it replaces.",
+                    nameof(batch));
+            }
         }
         if (expectedRevision != batch.LastRevision)
         {

@@ -73,8 +73,9 @@ public interface IMvccStore : IAsyncDisposable
     /// durable transaction. The transaction first moves the current revision from first − 1 to last only where
     /// the stored epoch equals <see cref="CommitBatch.Epoch"/>; if that matches no row nothing is written and
     /// <see cref="StoreFencedException"/> is thrown. Returns once the batch is durable. A batch whose rows are not
-    /// exactly the revisions first..last, each numbered by sub from 0, is refused with
-    /// <see cref="ArgumentException"/> before anything is written. A revision writes each key at most once.
+    /// exactly the revisions first..last, each numbered by sub from 0, or whose row names a replaced revision that
+    /// does not fit it (see <see cref="StoredRow.PrevRevision"/>), is refused with <see cref="ArgumentException"/>
+    /// before anything is written. A revision writes each key at most once.
     /// <para>
     /// Failure model, the same for every backend: this returns only if the batch committed. It throws
     /// <see cref="KubeBrain.Grains.Interfaces.StoreUnavailableException"/> only when the batch is definitely not
@@ -171,7 +172,11 @@ public sealed record StoreMetadata(long CurrentRevision, long CompactRevision, l
 /// <param name="Lease">The attached lease, 0 for none.</param>
 /// <param name="Value">The value; empty for a tombstone.</param>
 /// <param name="Tombstone">True when the row deletes the key.</param>
-/// <param name="PrevRevision">The revision of the version this row replaces, 0 if the key did not exist.</param>
+/// <param name="PrevRevision">
+/// The revision of the version this row replaces, 0 if the key did not exist: above 0 for a tombstone, 0 for a put
+/// exactly when its version is 1, always below <paramref name="Revision"/>. Stores find the replaced version through
+/// it, for a watch's prev_kv and, in SQLite, for purging.
+/// </param>
 /// <param name="RangeId">The key range that validated the write.</param>
 /// <param name="RangeEpoch">That range's epoch when it validated the write.</param>
 public sealed record StoredRow(

@@ -22,6 +22,17 @@ internal static class SpanShapes
         _ => "r.key >= @start",
     };
 
+    /// <summary>One SQL text per shape, indexed by shape, made by <paramref name="sql"/> from the shape's predicate.</summary>
+    public static string[] Each(Func<string, string> sql)
+    {
+        var texts = new string[Count];
+        for (var shape = 0; shape < Count; shape++)
+        {
+            texts[shape] = sql(Predicate(shape));
+        }
+        return texts;
+    }
+
     /// <summary>Whether the predicate of <paramref name="shape"/> reads <c>@end</c>.</summary>
     public static bool UsesEnd(int shape) => shape == Interval;
 }

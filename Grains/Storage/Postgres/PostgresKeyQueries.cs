@@ -15,19 +15,10 @@ internal static class PostgresKeyQueries
         ORDER BY r.key
         """;
 
-    private static readonly string[] RangeRowsByShape = new string[SpanShapes.Count];
-    private static readonly string[] RangeCountsByShape = new string[SpanShapes.Count];
+    private static readonly string[] RangeRowsByShape = SpanShapes.Each(predicate =>
+        $"SELECT r.key, r.create_revision, r.revision, r.version, r.value, r.lease FROM kv_log AS r WHERE {LiveRowsWhere(predicate)} ORDER BY r.key LIMIT @limit");
 
-    static PostgresKeyQueries()
-    {
-        for (var shape = 0; shape < SpanShapes.Count; shape++)
-        {
-            var live = LiveRowsWhere(SpanShapes.Predicate(shape));
-            RangeRowsByShape[shape] =
-                $"SELECT r.key, r.create_revision, r.revision, r.version, r.value, r.lease FROM kv_log AS r WHERE {live} ORDER BY r.key LIMIT @limit";
-            RangeCountsByShape[shape] = $"SELECT count(*) FROM kv_log AS r WHERE {live}";
-        }
-    }
+    private static readonly string[] RangeCountsByShape = SpanShapes.Each(predicate => $"SELECT count(*) FROM kv_log AS r WHERE {LiveRowsWhere(predicate)}");
 
     /// <summary>The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>; read with <see cref="LogQueries.ReadKeyValue"/>.</summary>
     public static string RangeRows(int shape) => RangeRowsByShape[shape];

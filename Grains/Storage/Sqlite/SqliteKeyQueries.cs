@@ -19,24 +19,15 @@ internal static class SqliteKeyQueries
         ORDER BY n.key
         """;
 
-    private static readonly string[] RangeRowsByShape = new string[SpanShapes.Count];
-    private static readonly string[] RangeCountsByShape = new string[SpanShapes.Count];
+    private static readonly string[] RangeRowsByShape = SpanShapes.Each(predicate =>
+        $"""
+        SELECT v.key, v.create_revision, v.revision, v.version, v.value, v.lease
+        FROM ({NewestRows(predicate)}) AS n CROSS JOIN kv_log AS v ON v.revision = n.revision AND v.key = n.key
+        WHERE NOT n.tombstone
+        ORDER BY n.key LIMIT @limit
+        """);
 
-    static SqliteKeyQueries()
-    {
-        for (var shape = 0; shape < SpanShapes.Count; shape++)
-        {
-            var newest = NewestRows(SpanShapes.Predicate(shape));
-            RangeRowsByShape[shape] =
-                $"""
-                SELECT v.key, v.create_revision, v.revision, v.version, v.value, v.lease
-                FROM ({newest}) AS n CROSS JOIN kv_log AS v ON v.revision = n.revision AND v.key = n.key
-                WHERE NOT n.tombstone
-                ORDER BY n.key LIMIT @limit
-                """;
-            RangeCountsByShape[shape] = $"SELECT count(*) FROM ({newest}) AS n WHERE NOT n.tombstone";
-        }
-    }
+    private static readonly string[] RangeCountsByShape = SpanShapes.Each(predicate => $"SELECT count(*) FROM ({NewestRows(predicate)}) AS n WHERE NOT n.tombstone");
 
     /// <summary>The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>; read with <see cref="LogQueries.ReadKeyValue"/>.</summary>
     public static string RangeRows(int shape) => RangeRowsByShape[shape];

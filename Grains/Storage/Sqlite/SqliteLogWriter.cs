@@ -23,7 +23,8 @@ internal sealed class SqliteLogWriter : IDisposable
 
     /// <summary>
     /// The (revision, sub) of the first row whose purge work may not be done yet. Rows before it have had their work
-    /// done under some compaction revision; a later one only adds rows, so the cursor never moves back.
+    /// done under some compaction revision; a later one only adds rows, so the cursor never moves back while this
+    /// writer lives. A new writer starts at the beginning, and its first purge passes over the rows left below.
     /// </summary>
     private (long Revision, int Sub) _purgeCursor;
 
@@ -197,23 +198,16 @@ internal sealed class SqliteLogWriter : IDisposable
         _deleteRow.Transaction = transaction;
         foreach (var candidate in candidates)
         {
-            if (candidate.Replaced is { } older)
+            var removals = candidate.Removals();
+            var taken = Math.Min(removals.Length, maxRows - removed);
+            foreach (var (revision, sub) in removals[..taken])
             {
-                if (removed == maxRows)
-                {
-                    cursor = (candidate.Revision, candidate.Sub);
-                    break;
-                }
-                removed += DeleteRow(older.Revision, older.Sub);
+                removed += DeleteRow(revision, sub);
             }
-            if (candidate.Tombstone)
+            if (taken < removals.Length)
             {
-                if (removed == maxRows)
-                {
-                    cursor = (candidate.Revision, candidate.Sub);
-                    break;
-                }
-                removed += DeleteRow(candidate.Revision, candidate.Sub);
+                cursor = (candidate.Revision, candidate.Sub);
+                break;
             }
         }
         transaction.Commit();
@@ -310,7 +304,17 @@ internal sealed class SqliteLogWriter : IDisposable
             ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2))
             : throw new InvalidOperationException("The metadata row is missing.");
     }
-}
 
-/// <summary>A row with purge work left: the version it replaced, when still there, and whether it is a tombstone.</summary>
-internal readonly record struct PurgeCandidate(long Revision, int Sub, bool Tombstone, (long Revision, int Sub)? Replaced);
+    /// <summary>A row with purge work left: the version it replaced, when still there, and whether it is a tombstone.</summary>
+    private readonly record struct PurgeCandidate(long Revision, int Sub, bool Tombstone, (long Revision, int Sub)? Replaced)
+    {
+        /// <summary>The rows purging it deletes, older first: the replaced version, then the tombstone itself.</summary>
+        public (long Revision, int Sub)[] Removals() => (Replaced, Tombstone) switch
+        {
+            ({ } replaced, true) => [replaced, (Revision, Sub)],
+            ({ } replaced, false) => [replaced],
+            (null, true) => [(Revision, Sub)],
+            _ => [],
+        };
+    }
+}

@@ -447,7 +447,11 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
         await AssertReadMatchesModelAsync(All, 3);
     }
 
-    public static TheoryData<string> MalformedBatches => ["empty", "gap", "sub starts at 1", "sub skips", "last too high", "last too low", "starts late"];
+    public static TheoryData<string> MalformedBatches =>
+    [
+        "empty", "gap", "sub starts at 1", "sub skips", "last too high", "last too low", "starts late",
+        "tombstone replacing nothing", "first version replacing something", "later version replacing nothing", "replacing its own revision",
+    ];
 
     /// <summary>
     /// A newer open waits out the older epoch's time lease, which the older epoch can no longer renew; a released
@@ -527,6 +531,10 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
             "sub skips" => batch with { Rows = [rows[0], rows[1] with { Sub = 2 }, rows[2]] },
             "last too high" => batch with { LastRevision = 4 },
             "last too low" => batch with { LastRevision = 2 },
+            "tombstone replacing nothing" => batch with { Rows = [rows[0], rows[1], rows[2] with { Tombstone = true, CreateRevision = 0, Version = 0, Value = [] }] },
+            "first version replacing something" => batch with { Rows = [rows[0], rows[1], rows[2] with { PrevRevision = 2 }] },
+            "later version replacing nothing" => batch with { Rows = [rows[0], rows[1], rows[2] with { Version = 2 }] },
+            "replacing its own revision" => batch with { Rows = [rows[0], rows[1], rows[2] with { Version = 2, PrevRevision = 3 }] },
             _ => batch with { FirstRevision = 3 },
         };
 

@@ -37,6 +37,30 @@ public abstract class PersistentMvccStoreConformanceTests : MvccStoreConformance
     }
 
     [Fact]
+    public async Task APurgeCutShortByReopeningFinishesAfterIt()
+    {
+        Log.Revision().Put("a", "1").Revision().Put("a", "2").Revision().Delete("a").Revision().Put("b", "1");
+        await WriteRandomHistoryAsync(seed: 33, revisions: 30);
+        const long compaction = 20;
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, compaction, None));
+        var removed = 0;
+        for (var batch = 0; batch < 2; batch++)
+        {
+            removed += await Store.PurgeAsync(Opened.Epoch, 1, None);
+        }
+
+        await ReopenAsync();
+
+        await AssertReadMatchesModelAsync(new KeySpan([], []), compaction);
+        var later = Log.CurrentRevision - 3;
+        var before = await ReadEverythingFromAsync(later);
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, later, None));
+        removed += await PurgeAllAsync(maxRows: 2);
+        Assert.Equal(Log.PurgeableAt(later), removed);
+        Assert.Equal(before, await ReadEverythingFromAsync(later));
+    }
+
+    [Fact]
     public async Task LeasesAndLeasedKeysSurviveReopening()
     {
         Assert.True(await Store.GrantLeaseAsync(Opened.Epoch, new StoredLease(11, 3660, 3660), None));
