@@ -1,15 +1,30 @@
+using KubeBrain.Grains.Interfaces.Model;
+
 namespace KubeBrain.Grains.Storage.Sqlite;
 
 /// <summary>
-/// SQLite's reads by key. The log is not indexed by key, so that an append writes only at the end of the table
-/// and of its (revision, sub) key, whichever keys it writes; an index on keys took a page write per row at a
-/// random place. A read by key therefore scans the log up to its revision and finds each key's newest row there by
-/// grouping. Such reads are rare: a key range's load when it activates, reads of history from before that load,
-/// the key count when the sequencer activates, and the leased keys when it restores leases; everything else is
-/// answered from the key ranges' memory.
+/// SQLite's reads by key. The log is not indexed by key, so that an append writes only at the end of the table, of
+/// its (revision, sub) key and of each key group it touches, whichever keys it writes; an index on keys took a page
+/// write per row at a random place. It is indexed by (<see cref="KeyGroup"/>, revision) instead. A read by key finds
+/// each key's newest row up to its revision by grouping the rows it scans: those of the span's key group when the
+/// span lies in one (a Kubernetes resource, <c>/registry/&lt;segment&gt;/</c>), else the whole log. Such reads are
+/// rare: a key range's load when it activates, reads of history from before that load, the key count when the
+/// sequencer activates, and the leased keys when it restores leases; everything else is answered from the key
+/// ranges' memory.
 /// </summary>
 internal static class SqliteKeyQueries
 {
+    /// <summary>
+    /// A key's group, exactly as the index <c>kv_log_key_group</c> is made (migration 0002), so that reads that name
+    /// it use the index: <c>/registry/&lt;segment&gt;/</c> for a key with that prefix and a segment of at least one
+    /// byte, else the empty blob.
+    /// </summary>
+    public const string KeyGroup =
+        """
+        (CASE WHEN substr(key, 1, 10) = CAST('/registry/' AS BLOB) AND instr(substr(key, 11), CAST('/' AS BLOB)) > 1
+              THEN substr(key, 1, 10 + instr(substr(key, 11), CAST('/' AS BLOB))) ELSE x'' END)
+        """;
+
     /// <summary>The newest row of every key, where it is live and carries a lease, as (lease, key) in key order.</summary>
     public const string LeasedKeys =
         """
@@ -19,21 +34,61 @@ internal static class SqliteKeyQueries
         ORDER BY n.key
         """;
 
-    private static readonly string[] RangeRowsByShape = SpanShapes.Each(predicate =>
+    private static readonly byte[] RegistryPrefix = "/registry/"u8.ToArray();
+
+    private static readonly string[] RangeRowsByShape = SpanShapes.Each(RangeRowsOf);
+    private static readonly string[] RangeCountsByShape = SpanShapes.Each(RangeCountOf);
+    private static readonly string[] GroupRangeRowsByShape = SpanShapes.Each(predicate => RangeRowsOf(InGroup(predicate)));
+    private static readonly string[] GroupRangeCountsByShape = SpanShapes.Each(predicate => RangeCountOf(InGroup(predicate)));
+
+    /// <summary>
+    /// The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>, read with
+    /// <see cref="LogQueries.ReadKeyValue"/>; <paramref name="inGroup"/> scans only the rows of the key group
+    /// <c>@group</c>, which must hold every key of the span (<see cref="GroupOf"/>).
+    /// </summary>
+    public static string RangeRows(int shape, bool inGroup) => (inGroup ? GroupRangeRowsByShape : RangeRowsByShape)[shape];
+
+    /// <summary>How many keys of a span shape are live at <c>@revision</c>; <paramref name="inGroup"/> as for <see cref="RangeRows"/>.</summary>
+    public static string RangeCount(int shape, bool inGroup) => (inGroup ? GroupRangeCountsByShape : RangeCountsByShape)[shape];
+
+    /// <summary>
+    /// The key group every key of <paramref name="span"/> belongs to, by <see cref="KeyGroup"/>'s rule; null when its
+    /// keys may belong to several. A group <c>G</c> ending in '/' holds every key from <c>G</c> up to, not including,
+    /// <c>G</c> with that last '/' made '0'.
+    /// </summary>
+    public static byte[]? GroupOf(KeySpan span)
+    {
+        var start = span.Start.AsSpan();
+        if (!start.StartsWith(RegistryPrefix))
+        {
+            return null;
+        }
+        var slash = start[RegistryPrefix.Length..].IndexOf((byte)'/');
+        if (slash < 1)
+        {
+            return null;
+        }
+        var group = start[..(RegistryPrefix.Length + slash + 1)].ToArray();
+        if (span.IsSingle)
+        {
+            return group;
+        }
+        var groupEnd = group.ToArray();
+        groupEnd[^1]++;
+        return !span.IsUnbounded && span.End.AsSpan().SequenceCompareTo(groupEnd) <= 0 ? group : null;
+    }
+
+    private static string InGroup(string keyPredicate) => $"{keyPredicate} AND {KeyGroup} = @group";
+
+    private static string RangeRowsOf(string keyPredicate) =>
         $"""
         SELECT v.key, v.create_revision, v.revision, v.version, v.value, v.lease
-        FROM ({NewestRows(predicate)}) AS n CROSS JOIN kv_log AS v ON v.revision = n.revision AND v.key = n.key
+        FROM ({NewestRows(keyPredicate)}) AS n CROSS JOIN kv_log AS v ON v.revision = n.revision AND v.key = n.key
         WHERE NOT n.tombstone
         ORDER BY n.key LIMIT @limit
-        """);
+        """;
 
-    private static readonly string[] RangeCountsByShape = SpanShapes.Each(predicate => $"SELECT count(*) FROM ({NewestRows(predicate)}) AS n WHERE NOT n.tombstone");
-
-    /// <summary>The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>; read with <see cref="LogQueries.ReadKeyValue"/>.</summary>
-    public static string RangeRows(int shape) => RangeRowsByShape[shape];
-
-    /// <summary>How many keys of a span shape are live at <c>@revision</c>.</summary>
-    public static string RangeCount(int shape) => RangeCountsByShape[shape];
+    private static string RangeCountOf(string keyPredicate) => $"SELECT count(*) FROM ({NewestRows(keyPredicate)}) AS n WHERE NOT n.tombstone";
 
     /// <summary>
     /// The newest row at or below <c>@revision</c> of every key of the span, as (key, revision, tombstone). SQLite

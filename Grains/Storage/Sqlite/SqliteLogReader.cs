@@ -18,6 +18,8 @@ internal sealed class SqliteLogReader : IDisposable
     private readonly SqliteCommand _leasedKeys;
     private readonly SqliteCommand[] _rangeRows;
     private readonly SqliteCommand[] _rangeCounts;
+    private readonly SqliteCommand[] _groupRangeRows;
+    private readonly SqliteCommand[] _groupRangeCounts;
 
     private SqliteLogReader(SqliteConnection connection)
     {
@@ -28,13 +30,10 @@ internal sealed class SqliteLogReader : IDisposable
         _size = SqliteCommands.Create(connection, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
         _listLeases = SqliteCommands.Create(connection, "SELECT id, ttl, remaining_ttl FROM leases ORDER BY id");
         _leasedKeys = SqliteCommands.Create(connection, SqliteKeyQueries.LeasedKeys);
-        _rangeRows = new SqliteCommand[SpanShapes.Count];
-        _rangeCounts = new SqliteCommand[SpanShapes.Count];
-        for (var shape = 0; shape < SpanShapes.Count; shape++)
-        {
-            _rangeRows[shape] = SqliteCommands.Create(connection, SqliteKeyQueries.RangeRows(shape), "@start", "@end", "@revision", "@limit");
-            _rangeCounts[shape] = SqliteCommands.Create(connection, SqliteKeyQueries.RangeCount(shape), "@start", "@end", "@revision");
-        }
+        _rangeRows = RangeCommands(connection, shape => SqliteKeyQueries.RangeRows(shape, inGroup: false));
+        _rangeCounts = RangeCommands(connection, shape => SqliteKeyQueries.RangeCount(shape, inGroup: false));
+        _groupRangeRows = RangeCommands(connection, shape => SqliteKeyQueries.RangeRows(shape, inGroup: true));
+        _groupRangeCounts = RangeCommands(connection, shape => SqliteKeyQueries.RangeCount(shape, inGroup: true));
     }
 
     public static SqliteLogReader Open(string path)
@@ -62,13 +61,14 @@ internal sealed class SqliteLogReader : IDisposable
             return answer;
         }
         var shape = SpanShapes.Of(span);
+        var group = SqliteKeyQueries.GroupOf(span);
         if (countOnly)
         {
-            return new RangeResult(KvStatus.Ok, [], Count(transaction, shape, span, readRevision), false);
+            return new RangeResult(KvStatus.Ok, [], Count(transaction, shape, span, group, readRevision), false);
         }
-        var kvs = ReadLive(transaction, shape, span, readRevision, limit);
+        var kvs = ReadLive(transaction, shape, span, group, readRevision, limit);
         return LogQueries.CutToLimit(kvs, limit)
-            ? new RangeResult(KvStatus.Ok, kvs, Count(transaction, shape, span, readRevision), true)
+            ? new RangeResult(KvStatus.Ok, kvs, Count(transaction, shape, span, group, readRevision), true)
             : new RangeResult(KvStatus.Ok, kvs, kvs.Count, false);
     }
 
@@ -147,11 +147,11 @@ internal sealed class SqliteLogReader : IDisposable
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private List<KeyValue> ReadLive(SqliteTransaction transaction, int shape, KeySpan span, long revision, long limit)
+    private List<KeyValue> ReadLive(SqliteTransaction transaction, int shape, KeySpan span, byte[]? group, long revision, long limit)
     {
-        var command = _rangeRows[shape];
-        Bind(command, transaction, span, revision);
-        command.Parameters[3].Value = LogQueries.RowLimit(limit) ?? -1;
+        var command = (group is null ? _rangeRows : _groupRangeRows)[shape];
+        Bind(command, transaction, span, group, revision);
+        command.Parameters[4].Value = LogQueries.RowLimit(limit) ?? -1;
         var kvs = new List<KeyValue>();
         using var reader = command.ExecuteReader();
         while (reader.Read())
@@ -161,18 +161,30 @@ internal sealed class SqliteLogReader : IDisposable
         return kvs;
     }
 
-    private long Count(SqliteTransaction transaction, int shape, KeySpan span, long revision)
+    private long Count(SqliteTransaction transaction, int shape, KeySpan span, byte[]? group, long revision)
     {
-        var command = _rangeCounts[shape];
-        Bind(command, transaction, span, revision);
+        var command = (group is null ? _rangeCounts : _groupRangeCounts)[shape];
+        Bind(command, transaction, span, group, revision);
         return (long)command.ExecuteScalar()!;
     }
 
-    private static void Bind(SqliteCommand command, SqliteTransaction transaction, KeySpan span, long revision)
+    /// <summary>One command per span shape, each with the parameters @start, @end, @group, @revision and @limit in that order.</summary>
+    private static SqliteCommand[] RangeCommands(SqliteConnection connection, Func<int, string> sql)
+    {
+        var commands = new SqliteCommand[SpanShapes.Count];
+        for (var shape = 0; shape < SpanShapes.Count; shape++)
+        {
+            commands[shape] = SqliteCommands.Create(connection, sql(shape), "@start", "@end", "@group", "@revision", "@limit");
+        }
+        return commands;
+    }
+
+    private static void Bind(SqliteCommand command, SqliteTransaction transaction, KeySpan span, byte[]? group, long revision)
     {
         command.Transaction = transaction;
         command.Parameters[0].Value = span.Start;
         command.Parameters[1].Value = (object?)span.End ?? DBNull.Value;
-        command.Parameters[2].Value = revision;
+        command.Parameters[2].Value = (object?)group ?? DBNull.Value;
+        command.Parameters[3].Value = revision;
     }
 }

@@ -1,3 +1,4 @@
+using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
@@ -10,12 +11,13 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "kubebrain-tests", Guid.NewGuid().ToString("N"));
 
     /// <summary>
-    /// The log's only index is its primary key (revision, sub): an append then writes at the end of the table and of
-    /// that index only. An index on keys would take a page write per row at a random place.
+    /// The log's indexes are its primary key (revision, sub) and (key group, revision): an append then writes at the
+    /// end of the table, of the key and of each key group it touches. An index on keys would take a page write per
+    /// row at a random place.
     /// </summary>
     private const string IndexesOfTheLog = "SELECT tbl_name || ' ' || name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'kv_log' ORDER BY name";
 
-    private const string KeyOfTheLog = "sqlite_autoindex_kv_log_1";
+    private static readonly List<string> LogIndexes = ["kv_log kv_log_key_group", "kv_log sqlite_autoindex_kv_log_1"];
 
     private string DatabasePath => Path.Combine(_directory, "kv.db");
 
@@ -47,13 +49,13 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
         await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
         await connection.OpenAsync();
         Assert.Equal(
-            ["1 0001_initial", "2 0002_drop_key_index"],
+            ["1 0001_initial", "2 0002_index_log_by_key_group"],
             await QueryAsync(connection, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version"));
         Assert.Equal(["wal"], await QueryAsync(connection, "PRAGMA journal_mode"));
         Assert.Equal(
             ["kv_log", "leases", "meta", "range_owner", "schema_migrations"],
             await QueryAsync(connection, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"));
-        Assert.Equal([$"kv_log {KeyOfTheLog}"], await QueryAsync(connection, IndexesOfTheLog));
+        Assert.Equal(LogIndexes, await QueryAsync(connection, IndexesOfTheLog));
     }
 
     [Fact]
@@ -64,6 +66,7 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
         await using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
         {
             await connection.OpenAsync();
+            await QueryAsync(connection, "DROP INDEX kv_log_key_group");
             await QueryAsync(connection, "CREATE INDEX kv_log_key_revision ON kv_log (key, revision)");
             await QueryAsync(connection, "DELETE FROM schema_migrations WHERE version = 2");
             Assert.Contains("kv_log kv_log_key_revision", await QueryAsync(connection, IndexesOfTheLog));
@@ -74,9 +77,93 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
         await using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
         {
             await connection.OpenAsync();
-            Assert.Equal([$"kv_log {KeyOfTheLog}"], await QueryAsync(connection, IndexesOfTheLog));
+            Assert.Equal(LogIndexes, await QueryAsync(connection, IndexesOfTheLog));
         }
         Assert.Equal(before, await ReadEverythingFromAsync(0));
+    }
+
+    [Fact]
+    public async Task ReadsOfRegistryKeysMatchTheModelWhetherTheySearchOneKeyGroupOrTheLog()
+    {
+        string[] keys =
+        [
+            "/registry/pods/ns1/a", "/registry/pods/ns1/b", "/registry/pods/ns2/a", "/registry/pods", "/registry/pods0",
+            "/registry/podsx/a", "/registry//x", "/registry/", "/registry/p\u00f6/x", "/registry/events/ns/e", "/other",
+        ];
+        var random = new Random(7);
+        for (var revision = 0; revision < 40; revision++)
+        {
+            Log.Revision();
+            foreach (var key in keys.OrderBy(_ => random.Next()).Take(random.Next(1, 4)))
+            {
+                if (Log.IsLive(key) && random.Next(3) == 0)
+                {
+                    Log.Delete(key);
+                }
+                else
+                {
+                    Log.Put(key, $"{key}@{Log.CurrentRevision}");
+                }
+            }
+        }
+        await AppendLogAsync();
+        KeySpan[] spans =
+        [
+            Interval("/registry/pods/", "/registry/pods0"), Interval("/registry/pods/ns1/", "/registry/pods/ns10"),
+            Interval("/registry/pods/ns1/b", "/registry/pods/ns2/b"), Interval("/registry/pods/", "/registry/pods1"),
+            Interval("/registry/pods/", ""), Interval("/registry/", "/registry0"), Interval("/registry//", "/registry/0"),
+            Interval("/registry/p\u00f6/", "/registry/p\u00f60"), Interval("", ""),
+            .. keys.Select(key => KeySpan.Single(LogModel.Bytes(key))),
+        ];
+
+        foreach (var span in spans)
+        {
+            for (var revision = 2L; revision <= Log.CurrentRevision; revision += 3)
+            {
+                await AssertReadMatchesModelAsync(span, revision);
+                Assert.Equal(Log.LiveAt(span, revision).Count, (await ReadAsync(span, revision, countOnly: true)).Count);
+                var limited = await ReadAsync(span, revision, limit: 1);
+                Assert.Equal(Log.LiveAt(span, revision).Take(1).Select(kv => kv.ModRevision), limited.Kvs.Select(kv => kv.ModRevision));
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("/registry/pods/ns/a", null, "/registry/pods/")]
+    [InlineData("/registry/pods/", "/registry/pods0", "/registry/pods/")]
+    [InlineData("/registry/pods/ns/", "/registry/pods/nt", "/registry/pods/")]
+    [InlineData("/registry/pods/", "/registry/pods1", null)]
+    [InlineData("/registry/pods/", "", null)]
+    [InlineData("/registry/pods", null, null)]
+    [InlineData("/registry//x", null, null)]
+    [InlineData("/registry/", "/registry0", null)]
+    [InlineData("/other/a", null, null)]
+    public void ASpanHasAKeyGroupWhenAllItsKeysShareOne(string start, string? end, string? expected)
+    {
+        var span = new KeySpan(LogModel.Bytes(start), end is null ? null : LogModel.Bytes(end));
+
+        Assert.Equal(expected, SqliteKeyQueries.GroupOf(span) is { } group ? System.Text.Encoding.UTF8.GetString(group) : null);
+    }
+
+    [Fact]
+    public async Task AReadOfOneKeyGroupSearchesTheGroupIndex()
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + SqliteKeyQueries.RangeRows(SpanShapes.Of(Interval("/registry/pods/", "/registry/pods0")), inGroup: true);
+        foreach (var name in new[] { "@start", "@end", "@group", "@revision", "@limit" })
+        {
+            command.Parameters.AddWithValue(name, 1);
+        }
+        await using var reader = await command.ExecuteReaderAsync();
+        var plan = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            plan.Add(reader.GetString(3));
+        }
+
+        Assert.Contains("SEARCH r USING INDEX kv_log_key_group (<expr>=? AND revision<?)", plan);
     }
 
     [Fact]
@@ -91,6 +178,8 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
             ["blob blob", "blob blob", "blob blob"],
             await QueryAsync(connection, "SELECT typeof(key) || ' ' || typeof(value) FROM kv_log ORDER BY revision, sub"));
     }
+
+    private static KeySpan Interval(string start, string end) => new(LogModel.Bytes(start), LogModel.Bytes(end));
 
     private static async Task<List<string>> QueryAsync(SqliteConnection connection, string sql)
     {
