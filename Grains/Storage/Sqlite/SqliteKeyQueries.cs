@@ -15,7 +15,7 @@ namespace KubeBrain.Grains.Storage.Sqlite;
 internal static class SqliteKeyQueries
 {
     /// <summary>
-    /// A key's group, exactly as the index <c>kv_log_key_group</c> is made (migration 0002), so that reads that name
+    /// A key's group, exactly as the index <c>kv_log_key_group</c> is made (migration 0003), so that reads that name
     /// it use the index: <c>/registry/&lt;segment&gt;/</c> for a key with that prefix and a segment of at least one
     /// byte, else the empty blob.
     /// </summary>
@@ -52,40 +52,51 @@ internal static class SqliteKeyQueries
     public static string RangeCount(int shape, bool inGroup) => (inGroup ? GroupRangeCountsByShape : RangeCountsByShape)[shape];
 
     /// <summary>
-    /// The key group every key of <paramref name="span"/> belongs to, by <see cref="KeyGroup"/>'s rule; null when its
-    /// keys may belong to several. A group <c>G</c> ending in '/' holds every key from <c>G</c> up to, not including,
-    /// <c>G</c> with that last '/' made '0'.
+    /// The key group every key of <paramref name="span"/> belongs to, by <see cref="KeyGroup"/>'s rule (any segment
+    /// bytes, where <c>KeyRouter</c>'s ranges take printable ASCII only); null when its keys may belong to several.
+    /// A single key has its own group, empty or not. A non-empty group <c>G</c> ends in '/' and holds every key from
+    /// <c>G</c> up to, not including, <c>G</c> with that last '/' made '0'; the empty group holds keys on both sides
+    /// of the registry, so an interval is never known to lie in it.
     /// </summary>
     public static byte[]? GroupOf(KeySpan span)
     {
-        var start = span.Start.AsSpan();
-        if (!start.StartsWith(RegistryPrefix))
-        {
-            return null;
-        }
-        var slash = start[RegistryPrefix.Length..].IndexOf((byte)'/');
-        if (slash < 1)
-        {
-            return null;
-        }
-        var group = start[..(RegistryPrefix.Length + slash + 1)].ToArray();
+        var group = GroupOfKey(span.Start);
         if (span.IsSingle)
         {
             return group;
         }
+        if (group.Length == 0 || span.IsUnbounded)
+        {
+            return null;
+        }
         var groupEnd = group.ToArray();
         groupEnd[^1]++;
-        return !span.IsUnbounded && span.End.AsSpan().SequenceCompareTo(groupEnd) <= 0 ? group : null;
+        return span.End.AsSpan().SequenceCompareTo(groupEnd) <= 0 ? group : null;
+    }
+
+    private static byte[] GroupOfKey(ReadOnlySpan<byte> key)
+    {
+        if (!key.StartsWith(RegistryPrefix))
+        {
+            return [];
+        }
+        var slash = key[RegistryPrefix.Length..].IndexOf((byte)'/');
+        return slash < 1 ? [] : key[..(RegistryPrefix.Length + slash + 1)].ToArray();
     }
 
     private static string InGroup(string keyPredicate) => $"{keyPredicate} AND {KeyGroup} = @group";
 
+    /// <summary>
+    /// The live rows in key order, at most <c>@limit</c>. The newest rows are sorted by key and cut to the limit before
+    /// any value is read; the join reads each one's value with them as its outer loop (a CROSS JOIN keeps its order of
+    /// tables in SQLite) and so returns them in that order, which spares sorting the values: with an ORDER BY on the
+    /// join, loading 200k pods of 1 KiB took 2.1 s instead of 0.37 s.
+    /// </summary>
     private static string RangeRowsOf(string keyPredicate) =>
         $"""
         SELECT v.key, v.create_revision, v.revision, v.version, v.value, v.lease
-        FROM ({NewestRows(keyPredicate)}) AS n CROSS JOIN kv_log AS v ON v.revision = n.revision AND v.key = n.key
-        WHERE NOT n.tombstone
-        ORDER BY n.key LIMIT @limit
+        FROM (SELECT n.key AS key, n.revision AS revision FROM ({NewestRows(keyPredicate)}) AS n WHERE NOT n.tombstone ORDER BY n.key LIMIT @limit) AS l
+        CROSS JOIN kv_log AS v ON v.revision = l.revision AND v.key = l.key
         """;
 
     private static string RangeCountOf(string keyPredicate) => $"SELECT count(*) FROM ({NewestRows(keyPredicate)}) AS n WHERE NOT n.tombstone";
@@ -93,7 +104,7 @@ internal static class SqliteKeyQueries
     /// <summary>
     /// The newest row at or below <c>@revision</c> of every key of the span, as (key, revision, tombstone). SQLite
     /// takes a plain column of a query with a single <c>max()</c> from the row that holds the maximum, so the
-    /// tombstone flag is that row's. The rows' values stay out of the grouping; the join reads only the newest.
+    /// tombstone flag is that row's. The rows' values stay out of the grouping and the sorting.
     /// </summary>
     private static string NewestRows(string keyPredicate) =>
         $"SELECT r.key AS key, max(r.revision) AS revision, r.tombstone AS tombstone FROM kv_log AS r WHERE {keyPredicate} AND r.revision <= @revision GROUP BY r.key";
