@@ -1,5 +1,6 @@
 using KubeBrain.Grains.Interfaces;
 using KubeBrain.EtcdFrontend.Hosting;
+using KubeBrain.Grains.KeyRange;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.InMemory;
 using KubeBrain.Grains.Storage.Postgres;
@@ -58,6 +59,7 @@ public static class KubeBrainServer
         }
         builder.Services.AddSingleton<LocalCommits>();
         builder.Services.AddSingleton<StoreMetrics>();
+        builder.Services.Configure<KeyRangeOptions>(o => o.ValueCacheBytes = options.ValueCacheBytes);
         builder.UseOrleans(silo =>
         {
             if (options.Storage == StorageKind.Postgres)

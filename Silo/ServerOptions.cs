@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using KubeBrain.EtcdFrontend.Hosting;
+using KubeBrain.Grains.KeyRange;
 using KubeBrain.Grains.Storage.Postgres;
 using Npgsql;
 
@@ -27,6 +28,8 @@ public sealed record ServerOptions : FrontendCommandLine
           --storage sqlite|memory|postgres   storage backend; postgres joins the cluster whose membership
                                              table is in the same database         [sqlite]
           --postgres-pool-size N             most connections to PostgreSQL        [20]
+          --value-cache-mb N                 MiB of values each key range keeps in memory; the others
+                                             are read from the store when needed (not with memory)  [64]
           --silo-port N                      Orleans silo-to-silo port             [11111]
           --gateway-port N                   Orleans client gateway port           [30000]
           --advertise-address IP             the silo's address for other silos and clients
@@ -42,6 +45,15 @@ public sealed record ServerOptions : FrontendCommandLine
     public StorageKind Storage { get; init; } = StorageKind.Sqlite;
 
     public int PostgresPoolSize { get; init; } = PostgresStoreOptions.DefaultMaxPoolSize;
+
+    /// <summary>MiB of committed values each key range keeps in memory.</summary>
+    public int ValueCacheMiB { get; init; } = (int)(KeyRangeOptions.DefaultValueCacheBytes >> 20);
+
+    /// <summary>
+    /// The key ranges' value budget in bytes: <see cref="ValueCacheMiB"/>, or everything on the memory store, which
+    /// holds every value anyway.
+    /// </summary>
+    public long ValueCacheBytes => Storage == StorageKind.Memory ? long.MaxValue : (long)ValueCacheMiB << 20;
 
     public int SiloPort { get; init; } = 11111;
 
@@ -78,6 +90,7 @@ public sealed record ServerOptions : FrontendCommandLine
         "--data-dir" => this with { DataDir = NonEmpty(flag, value()) },
         "--storage" => this with { Storage = StorageOf(flag, value()) },
         "--postgres-pool-size" => this with { PostgresPoolSize = Positive(flag, value()) },
+        "--value-cache-mb" => this with { ValueCacheMiB = NonNegative(flag, value()) },
         "--silo-port" => this with { SiloPort = Port(flag, value()) },
         "--gateway-port" => this with { GatewayPort = Port(flag, value()) },
         "--advertise-address" => this with { AdvertiseAddress = Address(flag, value()) },
@@ -115,6 +128,11 @@ public sealed record ServerOptions : FrontendCommandLine
         "off" => false,
         _ => throw new ArgumentException($"{flag}: '{value}' is not one of on, off"),
     };
+
+    private static int NonNegative(string flag, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            ? n
+            : throw new ArgumentException($"{flag}: '{value}' is not a non-negative integer");
 
     private static IPAddress Address(string flag, string value) =>
         IPAddress.TryParse(value, out var address) ? address : throw new ArgumentException($"{flag}: '{value}' is not an IP address");

@@ -15,7 +15,8 @@ namespace KubeBrain.Grains.KeyRange;
 /// they commit in the order they were validated. When a write is not committed, every write validated after it
 /// is rolled back and validated again: nothing acknowledged ever depended on a write that did not commit.
 /// Reads are answered as of a revision from committed versions only, after every write accepted before the
-/// read arrived has resolved.
+/// read arrived has resolved. Every key's versions are in memory, but committed values only up to a budget
+/// (<see cref="ValueCache"/>): a request that needs others reads them from the store and is evaluated again.
 /// </summary>
 [Reentrant]
 internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metrics, IOptions<KeyRangeOptions> options, ILogger<KeyRangeGrain> logger)
@@ -24,6 +25,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     private readonly KeyIndex _index = new();
     private readonly List<GroupLock> _locks = [];
     private readonly RecentSet<Guid> _endedGroups = new(1024);
+    private readonly ValueCache _values = new(options.Value.ValueCacheBytes);
     private Exception? _poison;
     private List<PipelineItem> _queued = [];
     private List<PipelineItem>? _inFlight;
@@ -52,7 +54,9 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
         {
             if (Owns(kv.Key))
             {
-                _index.GetOrAdd(kv.Key).Add(KeyVersion.FromCommitted(kv));
+                var version = KeyVersion.FromCommitted(kv);
+                _index.GetOrAdd(kv.Key).Add(version);
+                _values.Admit(version);
             }
         }
         LogActivated(_rangeId, _epoch, _index.Count, _loadRevision);
@@ -61,10 +65,16 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     public async Task<TxnResult> TxnAsync(TxnRequest txn)
     {
         var spans = TxnKeys.SpansOf(txn);
+        var fetched = new FetchedValues();
         while (true)
         {
             await WaitForLocksAsync(spans);
-            var evaluation = TxnEvaluator.Evaluate(txn, new IndexView(_index, null));
+            var evaluation = TxnEvaluator.Evaluate(txn, new IndexView(_index, null, fetched));
+            if (fetched.HasMissing)
+            {
+                await FetchAsync(fetched, null);
+                continue;
+            }
             if (evaluation is null)
             {
                 await WaitForAcceptedAsync();
@@ -104,11 +114,20 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     {
         await WaitForLocksAsync([query.Span]);
         await WaitForAcceptedAsync();
-        if (revision < _compactRevision || await ViewAtAsync(revision, [query.Span]) is not { } view)
+        var fetched = new FetchedValues();
+        while (true)
         {
-            return RangeResult.Failed(KvStatus.Compacted);
+            if (revision < _compactRevision || await ViewAtAsync(revision, [query.Span], fetched) is not { } view)
+            {
+                return RangeResult.Failed(KvStatus.Compacted);
+            }
+            var range = TxnEvaluator.Range(query, view);
+            if (!fetched.HasMissing)
+            {
+                return range.Shape();
+            }
+            await FetchAsync(fetched, revision);
         }
-        return TxnEvaluator.Range(query, view).Shape();
     }
 
     public async Task<IReadOnlyList<KeyValue>> LockAsync(Guid groupId, IReadOnlyList<KeySpan> spans)
@@ -122,8 +141,20 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
         _locks.Add(held);
         _ = ExpireAsync(held);
         await WaitForAcceptedAsync();
-        var latest = new IndexView(_index, long.MaxValue);
-        return [.. spans.SelectMany(latest.Scan).Select(v => v.ToKeyValue()).DistinctBy(kv => kv.Key, ByteKeyComparer.Instance)];
+        var fetched = new FetchedValues();
+        while (true)
+        {
+            var latest = new IndexView(_index, long.MaxValue, fetched);
+            var kvs = spans.SelectMany(latest.Scan)
+                .DistinctBy(v => v.Key, ByteKeyComparer.Instance)
+                .Select(v => v.ToKeyValue(latest.ValueOf(v)))
+                .ToList();
+            if (!fetched.HasMissing)
+            {
+                return kvs;
+            }
+            await FetchAsync(fetched, null);
+        }
     }
 
     /// <summary>
@@ -137,7 +168,9 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
         {
             foreach (var write in writes)
             {
-                _index.GetOrAdd(write.Key).Add(KeyVersion.FromWrite(write, revision));
+                var version = KeyVersion.FromWrite(write, revision);
+                _index.GetOrAdd(write.Key).Add(version);
+                _values.Admit(version);
             }
         }
         return ReleaseAsync(groupId);
@@ -187,11 +220,21 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     {
         await WaitForLocksAsync(spans);
         await WaitForAcceptedAsync();
-        if (revision < _compactRevision || await ViewAtAsync(revision, spans) is not { } view)
+        var fetched = new FetchedValues();
+        Evaluation evaluation;
+        while (true)
         {
-            return TxnResult.Failed(KvStatus.Compacted);
+            if (revision < _compactRevision || await ViewAtAsync(revision, spans, fetched) is not { } view)
+            {
+                return TxnResult.Failed(KvStatus.Compacted);
+            }
+            evaluation = TxnEvaluator.Evaluate(txn, view)!;
+            if (!fetched.HasMissing)
+            {
+                break;
+            }
+            await FetchAsync(fetched, revision);
         }
-        var evaluation = TxnEvaluator.Evaluate(txn, view)!;
         if (evaluation.Refusal != KvStatus.Ok)
         {
             return TxnResult.Failed(evaluation.Refusal);
@@ -204,11 +247,11 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     /// load, else from the store (history from before this activation is only there); null when the store has
     /// compacted that revision meanwhile.
     /// </summary>
-    private async Task<IKvView?> ViewAtAsync(long revision, IReadOnlyList<KeySpan> spans)
+    private async Task<IKvView?> ViewAtAsync(long revision, IReadOnlyList<KeySpan> spans, FetchedValues fetched)
     {
         if (revision >= _loadRevision)
         {
-            return new IndexView(_index, revision);
+            return new IndexView(_index, revision, fetched);
         }
         var kvs = new List<KeyValue>();
         foreach (var span in spans)
@@ -221,6 +264,42 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
             kvs.AddRange(stored.Kvs.Where(kv => Owns(kv.Key)));
         }
         return new SnapshotView(kvs);
+    }
+
+    /// <summary>
+    /// Reads the values <paramref name="fetched"/> found missing from the store, and keeps them in memory again
+    /// where they are still out. The store drops a value only once a compaction has passed a newer version of its
+    /// key, so one it no longer holds cannot be needed again: a read as of <paramref name="readRevision"/> now finds
+    /// that revision compacted, and a write's evaluation (null) finds a newer version live. Otherwise memory and
+    /// store disagree.
+    /// </summary>
+    private async Task FetchAsync(FetchedValues fetched, long? readRevision)
+    {
+        var missing = fetched.TakeMissing();
+        var values = await metrics.TimeAsync(
+            StoreRead.Values, () => store.ReadValuesAsync(missing.ConvertAll(v => new KeyRevision(v.Key, v.Revision)), CancellationToken.None));
+        ThrowIfPoisoned();
+        for (var i = 0; i < missing.Count; i++)
+        {
+            if (values[i] is not { } value)
+            {
+                var superseded = readRevision is { } revision
+                    ? revision < _compactRevision
+                    : _index.Find(missing[i].Key)?.LatestLive != missing[i];
+                if (superseded)
+                {
+                    continue;
+                }
+                throw new InvalidOperationException(
+                    $"key range {_rangeId}: the store holds no value for a key at revision {missing[i].Revision}");
+            }
+            fetched.Add(missing[i], value);
+            if (missing[i].Value is null)
+            {
+                missing[i].Restore(value);
+                _values.Admit(missing[i]);
+            }
+        }
     }
 
     private async Task WaitForLocksAsync(IReadOnlyList<KeySpan> spans)
@@ -314,7 +393,11 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
         }
         for (var i = 0; i < committed; i++)
         {
-            batch[i].Writes.ForEach(v => v.Settle());
+            foreach (var version in batch[i].Writes)
+            {
+                version.Settle();
+                _values.Admit(version);
+            }
             batch[i].Resolve(ItemOutcome.Committed(result.FirstRevision + i));
         }
         if (committed < batch.Count)

@@ -9,4 +9,13 @@ public sealed class KeyRangeOptions
     /// coordinator is gone.
     /// </summary>
     public TimeSpan GroupLockLease { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How many bytes of committed values a key range keeps in memory (<see cref="ValueCache"/>); the others are
+    /// read from the store when a request needs them. Keys and the rest of every version stay in memory.
+    /// </summary>
+    public long ValueCacheBytes { get; set; } = DefaultValueCacheBytes;
+
+    /// <summary>64 MiB.</summary>
+    public const long DefaultValueCacheBytes = 64L << 20;
 }

@@ -7,6 +7,11 @@ namespace KubeBrain.Grains.Mvcc;
 /// its <see cref="Revision"/> is 0 until the sequencer assigns one, and its create and previous revisions may
 /// still refer to other pending versions (the version that created the generation, the version it replaces).
 /// <see cref="Settle"/> turns those references into numbers once everything is committed.
+/// <para>
+/// A committed version's value may leave memory (<see cref="Evict"/>) and come back from the store
+/// (<see cref="Restore"/>); a pending version always holds its value, and the value of the version it replaces as
+/// that was when it was accepted (the write's <c>prev_kv</c>), until it commits.
+/// </para>
 /// </summary>
 internal sealed class KeyVersion
 {
@@ -14,6 +19,7 @@ internal sealed class KeyVersion
     private long _createRevision;
     private KeyVersion? _prev;
     private long _prevRevision;
+    private byte[]? _prevValue;
 
     private KeyVersion(byte[] key, byte[] value, long lease, long version, bool tombstone)
     {
@@ -26,7 +32,11 @@ internal sealed class KeyVersion
 
     public byte[] Key { get; }
 
-    public byte[] Value { get; }
+    /// <summary>The value while it is in memory; null once evicted. Reads take values through a view (<see cref="IKvView.ValueOf"/>).</summary>
+    public byte[]? Value { get; private set; }
+
+    /// <summary>Set whenever a read takes the value from memory; the value cache clears it when it passes.</summary>
+    public bool Referenced { get; set; }
 
     public long Lease { get; }
 
@@ -65,10 +75,13 @@ internal sealed class KeyVersion
             _prevRevision = write.PrevRevision,
         };
 
-    /// <summary>A pending put replacing <paramref name="prev"/> (the live version, or null when the key is absent).</summary>
-    public static KeyVersion NewPut(byte[] key, byte[] value, long lease, KeyVersion? prev)
+    /// <summary>
+    /// A pending put replacing <paramref name="prev"/> (the live version, or null when the key is absent) whose value
+    /// is <paramref name="prevValue"/>.
+    /// </summary>
+    public static KeyVersion NewPut(byte[] key, byte[] value, long lease, KeyVersion? prev, byte[] prevValue)
     {
-        var version = new KeyVersion(key, value, lease, prev is null ? 1 : prev.Version + 1, false) { _prev = prev };
+        var version = new KeyVersion(key, value, lease, prev is null ? 1 : prev.Version + 1, false) { _prev = prev, _prevValue = prevValue };
         if (prev is null)
         {
             version._creator = version;
@@ -85,15 +98,19 @@ internal sealed class KeyVersion
     }
 
     /// <summary>
-    /// A pending tombstone ending the generation of the live version <paramref name="prev"/>; it remembers the
-    /// generation's create revision for the DELETE event's <c>prev_kv</c>.
+    /// A pending tombstone ending the generation of the live version <paramref name="prev"/>, whose value is
+    /// <paramref name="prevValue"/>; it remembers the generation's create revision for the DELETE event's <c>prev_kv</c>.
     /// </summary>
-    public static KeyVersion NewTombstone(KeyVersion prev) =>
-        new(prev.Key, [], 0, 0, true) { _prev = prev, _creator = prev._creator, _createRevision = prev._createRevision };
+    public static KeyVersion NewTombstone(KeyVersion prev, byte[] prevValue) =>
+        new(prev.Key, [], 0, 0, true) { _prev = prev, _prevValue = prevValue, _creator = prev._creator, _createRevision = prev._createRevision };
 
-    /// <summary>Replaces references to committed versions by their revisions, releasing them.</summary>
+    /// <summary>Replaces references to committed versions by their revisions, releasing them and, once this one committed, the replaced value.</summary>
     public void Settle()
     {
+        if (!IsPending)
+        {
+            _prevValue = null;
+        }
         if (_creator is { IsPending: false })
         {
             _createRevision = _creator.Revision;
@@ -112,9 +129,21 @@ internal sealed class KeyVersion
     /// submission (−1 when the revision is known).
     /// </summary>
     public KeyWrite ToWrite(int createRef, int prevRef, string rangeId) => new(
-        Key, Value, Lease, Version, Tombstone, CreateRevision, createRef, PrevRevision, prevRef, rangeId,
-        _prev?.Version ?? 0, _prev?.Value ?? [], _prev?.Lease ?? 0);
+        Key, Value!, Lease, Version, Tombstone, CreateRevision, createRef, PrevRevision, prevRef, rangeId,
+        _prev?.Version ?? 0, _prevValue ?? [], _prev?.Lease ?? 0);
 
-    /// <summary>The etcd key-value of this (committed, live) version.</summary>
-    public KeyValue ToKeyValue() => new(Key, CreateRevision, Revision, Version, Value, Lease);
+    /// <summary>The etcd key-value of this (committed, live) version, with its <paramref name="value"/>.</summary>
+    public KeyValue ToKeyValue(byte[] value) => new(Key, CreateRevision, Revision, Version, value, Lease);
+
+    /// <summary>Drops the value of a committed version from memory.</summary>
+    public void Evict()
+    {
+        if (!IsPending)
+        {
+            Value = null;
+        }
+    }
+
+    /// <summary>Puts back the value of an evicted version, as the store holds it.</summary>
+    public void Restore(byte[] value) => Value ??= value;
 }

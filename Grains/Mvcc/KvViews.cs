@@ -10,15 +10,32 @@ internal interface IKvView
 
     /// <summary>The live versions in <paramref name="span"/>, ascending by key.</summary>
     IEnumerable<KeyVersion> Scan(KeySpan span);
+
+    /// <summary>
+    /// The value of a version this view returned. A view over a range's memory answers an empty value for one
+    /// that is neither in memory nor read yet, and records it in its <see cref="FetchedValues"/>: the evaluation
+    /// is then to be repeated once the value is read.
+    /// </summary>
+    byte[] ValueOf(KeyVersion version);
 }
 
 /// <summary>
 /// A range's index seen either at its newest state, pending versions included (the write path), or as of a
-/// committed revision (reads).
+/// committed revision (reads); values not in memory come from <paramref name="fetched"/>.
 /// </summary>
-internal sealed class IndexView(KeyIndex index, long? revision) : IKvView
+internal sealed class IndexView(KeyIndex index, long? revision, FetchedValues fetched) : IKvView
 {
     public KeyVersion? Get(byte[] key) => index.Find(key) is { } history ? Visible(history) : null;
+
+    public byte[] ValueOf(KeyVersion version)
+    {
+        if (version.Value is { } value)
+        {
+            version.Referenced = true;
+            return value;
+        }
+        return fetched.Get(version) ?? [];
+    }
 
     public IEnumerable<KeyVersion> Scan(KeySpan span)
     {
@@ -49,6 +66,8 @@ internal sealed class SnapshotView : IKvView
 
     public KeyVersion? Get(byte[] key) => _versions.GetValueOrDefault(key);
 
+    public byte[] ValueOf(KeyVersion version) => version.Value!;
+
     public IEnumerable<KeyVersion> Scan(KeySpan span)
     {
         if (span.IsSingle)
@@ -68,6 +87,8 @@ internal sealed class OverlayView(IKvView inner) : IKvView
 
     /// <summary>True when the transaction already wrote <paramref name="key"/>.</summary>
     public bool HasWrite(byte[] key) => _writes.ContainsKey(key);
+
+    public byte[] ValueOf(KeyVersion version) => version.IsPending ? version.Value! : inner.ValueOf(version);
 
     public KeyVersion? Get(byte[] key) =>
         _writes.TryGetValue(key, out var written) ? (written.Tombstone ? null : written) : inner.Get(key);

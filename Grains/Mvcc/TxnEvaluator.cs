@@ -13,7 +13,8 @@ internal static class TxnEvaluator
 {
     /// <summary>
     /// Evaluates <paramref name="txn"/>. Returns null when a compare depends on the revision of a pending
-    /// version: the caller must wait for it to commit and evaluate again.
+    /// version: the caller must wait for it to commit and evaluate again. When the view was missing a value
+    /// (<see cref="IKvView.ValueOf"/>) the evaluation is void and is repeated once the value is read.
     /// </summary>
     public static Evaluation? Evaluate(TxnRequest txn, IKvView view)
     {
@@ -63,22 +64,22 @@ internal static class TxnEvaluator
         foreach (var version in view.Scan(compare.Span))
         {
             any = true;
-            var holds = Holds(compare, version);
+            var holds = Holds(compare, version, view);
             if (holds != true)
             {
                 return holds;
             }
         }
-        return any || (compare.Target != CompareTarget.Value && Holds(compare, (KeyVersion?)null) == true);
+        return any || (compare.Target != CompareTarget.Value && Holds(compare, null, view) == true);
     }
 
-    private static bool? Holds(Compare compare, KeyVersion? version)
+    private static bool? Holds(Compare compare, KeyVersion? version, IKvView view)
     {
         int order;
         switch (compare.Target)
         {
             case CompareTarget.Value:
-                order = (version?.Value ?? []).AsSpan().SequenceCompareTo(compare.Value);
+                order = (version is null ? [] : view.ValueOf(version)).AsSpan().SequenceCompareTo(compare.Value);
                 break;
             case CompareTarget.Mod when version is { IsPending: true }:
             case CompareTarget.Create when version?.PendingCreator is not null:
@@ -123,18 +124,19 @@ internal static class TxnEvaluator
         return new PendingTxn(succeeded, results);
     }
 
-    /// <summary>Reads a span from a view and keeps what shaping needs.</summary>
+    /// <summary>Reads a span from a view and keeps what shaping needs: values only when it returns or sorts by them.</summary>
     public static PendingRange Range(RangeQuery query, IKvView view)
     {
-        var kept = new List<KeyVersion>();
+        var kept = new List<SeenVersion>();
         long count = 0;
         var fetch = query.CountOnly ? 0 : query.FetchLimit;
+        var values = !query.KeysOnly || query.SortTarget == RangeSortTarget.Value;
         foreach (var version in view.Scan(query.Span))
         {
             count++;
             if (!query.CountOnly && (fetch == 0 || kept.Count < fetch))
             {
-                kept.Add(version);
+                kept.Add(new SeenVersion(version, values ? view.ValueOf(version) : []));
             }
         }
         return new PendingRange(query, kept, count);
@@ -148,21 +150,26 @@ internal static class TxnEvaluator
             run.Refuse(KvStatus.KeyNotFound);
             return new PendingPut(null, put.PrevKv);
         }
+        var prevValue = prev is null ? [] : run.View.ValueOf(prev);
         var version = KeyVersion.NewPut(
             put.Key,
-            put.IgnoreValue ? prev!.Value : put.Value,
+            put.IgnoreValue ? prevValue : put.Value,
             put.IgnoreLease ? prev!.Lease : put.Lease,
-            prev);
+            prev,
+            prevValue);
         run.Write(version);
-        return new PendingPut(prev, put.PrevKv);
+        return new PendingPut(prev is null ? null : new SeenVersion(prev, prevValue), put.PrevKv);
     }
 
     private static PendingDelete Delete(DeleteOp delete, Run run)
     {
-        var deleted = run.View.Scan(delete.Span).Where(v => delete.OnlyLease == 0 || v.Lease == delete.OnlyLease).ToList();
+        var deleted = run.View.Scan(delete.Span)
+            .Where(v => delete.OnlyLease == 0 || v.Lease == delete.OnlyLease)
+            .Select(v => new SeenVersion(v, run.View.ValueOf(v)))
+            .ToList();
         foreach (var prev in deleted)
         {
-            run.Write(KeyVersion.NewTombstone(prev));
+            run.Write(KeyVersion.NewTombstone(prev.Version, prev.Value));
         }
         return new PendingDelete(deleted, delete.PrevKv);
     }
@@ -228,19 +235,25 @@ internal abstract record PendingOp
     protected abstract OpResult Build(long revision, long before);
 }
 
-internal sealed record PendingRange(RangeQuery Query, List<KeyVersion> Versions, long Count) : PendingOp
+/// <summary>A version as an evaluation saw it, with its value then (empty where the result needs none).</summary>
+internal readonly record struct SeenVersion(KeyVersion Version, byte[] Value)
+{
+    public KeyValue ToKeyValue() => Version.ToKeyValue(Value);
+}
+
+internal sealed record PendingRange(RangeQuery Query, List<SeenVersion> Versions, long Count) : PendingOp
 {
     public RangeResult Shape() => RangeShaping.Shape(Query, Versions.ConvertAll(v => v.ToKeyValue()), Count);
 
     protected override OpResult Build(long revision, long before) => new RangeOpResult(Shape());
 }
 
-internal sealed record PendingPut(KeyVersion? Prev, bool PrevKv) : PendingOp
+internal sealed record PendingPut(SeenVersion? Prev, bool PrevKv) : PendingOp
 {
     protected override OpResult Build(long revision, long before) => new PutOpResult(PrevKv ? Prev?.ToKeyValue() : null);
 }
 
-internal sealed record PendingDelete(List<KeyVersion> Deleted, bool PrevKv) : PendingOp
+internal sealed record PendingDelete(List<SeenVersion> Deleted, bool PrevKv) : PendingOp
 {
     protected override OpResult Build(long revision, long before) =>
         new DeleteOpResult(Deleted.Count, PrevKv ? Deleted.ConvertAll(v => v.ToKeyValue()) : []);

@@ -103,6 +103,13 @@ public interface IMvccStore : IAsyncDisposable
     Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken);
 
     /// <summary>
+    /// The values of <paramref name="versions"/>, each named by its key and the revision that wrote it, in the order
+    /// given: null for a version the store does not hold (purged below the compaction revision, or never written).
+    /// A row never changes once appended, so this reads no snapshot and no metadata.
+    /// </summary>
+    Task<IReadOnlyList<byte[]?>> ReadValuesAsync(IReadOnlyList<KeyRevision> versions, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Reads whole revisions from <paramref name="fromRevision"/> up, each row with the version it replaced, at most <paramref name="maxRevisions"/> of
     /// them and none above the current revision, each with its rows in sub order (no rows when
     /// <paramref name="fromRevision"/> is above the current revision). Answers <see cref="KvStatus.Compacted"/> when
@@ -162,6 +169,9 @@ public interface IMvccStore : IAsyncDisposable
 
 /// <summary>The metadata row as <see cref="IMvccStore.OpenAsync"/> found it, with the new sequencer epoch.</summary>
 public sealed record StoreMetadata(long CurrentRevision, long CompactRevision, long Epoch);
+
+/// <summary>One version of a key, named by the revision that wrote it.</summary>
+public readonly record struct KeyRevision(byte[] Key, long Revision);
 
 /// <summary>One row of the log: one key's version (or tombstone) written at <see cref="Revision"/>.</summary>
 /// <param name="Revision">The revision that wrote the row.</param>

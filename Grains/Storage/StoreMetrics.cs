@@ -7,8 +7,8 @@ namespace KubeBrain.Grains.Storage;
 /// <summary>
 /// The store's instruments on the KubeBrain meter: the group commit (revisions and rows per append, and the
 /// append's latency), recorded by the sequencer, and the latency of the reads that go to the store (a range
-/// loading its keys or answering a revision older than its load, the watch feed reading revisions that left
-/// its in-memory tail).
+/// loading its keys, answering a revision older than its load or reading values it no longer holds, the watch
+/// feed reading revisions that left its in-memory tail).
 /// </summary>
 public sealed class StoreMetrics
 {
@@ -19,6 +19,7 @@ public sealed class StoreMetrics
 
     private static readonly KeyValuePair<string, object?> RangeTag = new("operation", "range");
     private static readonly KeyValuePair<string, object?> RevisionsTag = new("operation", "revisions");
+    private static readonly KeyValuePair<string, object?> ValuesTag = new("operation", "values");
 
     private readonly Histogram<long> _batchRevisions;
     private readonly Histogram<long> _batchRows;
@@ -38,7 +39,7 @@ public sealed class StoreMetrics
             "kubebrain_storage_append_seconds", null, "Latency of the storage transaction of one group commit, until it is durable.", null,
             new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _read = meter.CreateHistogram(
-            "kubebrain_storage_read_seconds", null, "Latency of reads from the store, by operation (range or revisions).", null,
+            "kubebrain_storage_read_seconds", null, "Latency of reads from the store, by operation (range, revisions or values).", null,
             new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
     }
 
@@ -60,14 +61,23 @@ public sealed class StoreMetrics
         }
         finally
         {
-            _read.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, read == StoreRead.Range ? RangeTag : RevisionsTag);
+            _read.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, read switch
+            {
+                StoreRead.Range => RangeTag,
+                StoreRead.Revisions => RevisionsTag,
+                _ => ValuesTag,
+            });
         }
     }
 }
 
-/// <summary>What a timed read of the store was: a key range read, or whole revisions for the watch feed.</summary>
+/// <summary>
+/// What a timed read of the store was: a key range read, whole revisions for the watch feed, or values a key range
+/// no longer held in memory.
+/// </summary>
 public enum StoreRead
 {
     Range,
     Revisions,
+    Values,
 }

@@ -36,7 +36,7 @@ public class KeyIndexBenchmarks
     /// <summary>One key's live version as of a past revision.</summary>
     [Benchmark]
     [AllocationBudget(64)]
-    public object? PointGetAtRevision() => new IndexView(_index, Workload.MiddleRevision).Get(_key);
+    public object? PointGetAtRevision() => new IndexView(_index, Workload.MiddleRevision, new FetchedValues()).Get(_key);
 
     /// <summary>The live versions of one namespace's 500 keys as of a past revision, walked in key order.</summary>
     [Benchmark]
@@ -44,7 +44,7 @@ public class KeyIndexBenchmarks
     public int Scan500AtRevision()
     {
         var count = 0;
-        foreach (var version in new IndexView(_index, Workload.MiddleRevision).Scan(_namespace))
+        foreach (var version in new IndexView(_index, Workload.MiddleRevision, new FetchedValues()).Scan(_namespace))
         {
             count += version.Key.Length > 0 ? 1 : 0;
         }
@@ -54,7 +54,7 @@ public class KeyIndexBenchmarks
     /// <summary>A key range's whole answer to listing one namespace (500 keys) at a past revision: scan and shape.</summary>
     [Benchmark]
     [AllocationBudget(60_000)]
-    public RangeResult Range500AtRevision() => TxnEvaluator.Range(_list, new IndexView(_index, _list.Revision)).Shape();
+    public RangeResult Range500AtRevision() => TxnEvaluator.Range(_list, new IndexView(_index, _list.Revision, new FetchedValues())).Shape();
 
     /// <summary>
     /// A committed update of an existing key: its new version goes into the key's history, settles, and the
@@ -64,7 +64,7 @@ public class KeyIndexBenchmarks
     [AllocationBudget(296)]
     public int InsertRevisionOfExistingKey()
     {
-        var version = KeyVersion.NewPut(_updated.Key, _value, 0, _updated.LatestLive);
+        var version = KeyVersion.NewPut(_updated.Key, _value, 0, _updated.LatestLive, _updated.LatestLive!.Value!);
         _index.GetOrAdd(_updated.Key).Add(version);
         version.Revision = ++_revision;
         version.Settle();
@@ -78,7 +78,7 @@ public class KeyIndexBenchmarks
     public int AddAndRemoveKey()
     {
         var history = _index.GetOrAdd(_newKey);
-        history.Add(KeyVersion.NewPut(_newKey, _value, 0, null));
+        history.Add(KeyVersion.NewPut(_newKey, _value, 0, null, []));
         _index.Remove(history);
         return _index.Count;
     }

@@ -47,7 +47,7 @@ public class TxnEvaluationBenchmarks
     [AllocationBudget(1_800)]
     public TxnResult GuaranteedUpdateConflict()
     {
-        var evaluation = TxnEvaluator.Evaluate(_staleUpdate, new IndexView(_index, null))!;
+        var evaluation = TxnEvaluator.Evaluate(_staleUpdate, new IndexView(_index, null, new FetchedValues()))!;
         return evaluation.Result.ToResult(Workload.LastRevision, wrote: false);
     }
 
@@ -68,7 +68,7 @@ public class TxnEvaluationBenchmarks
     /// <summary>Evaluates at the newest state and materializes the result as committed at the next revision.</summary>
     private TxnResult Commit(TxnRequest txn)
     {
-        var evaluation = TxnEvaluator.Evaluate(txn, new IndexView(_index, null))!;
+        var evaluation = TxnEvaluator.Evaluate(txn, new IndexView(_index, null, new FetchedValues()))!;
         return evaluation.Result.ToResult(Workload.LastRevision + 1, wrote: evaluation.Writes.Count > 0);
     }
 }

@@ -125,6 +125,19 @@ public sealed class InMemoryMvccStore : IMvccStore
         }
     }
 
+    public Task<IReadOnlyList<byte[]?>> ReadValuesAsync(IReadOnlyList<KeyRevision> versions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(versions);
+        lock (_lock)
+        {
+            EnsureOpen();
+            return Task.FromResult<IReadOnlyList<byte[]?>>(versions.Select(wanted =>
+                _revisions.TryGetValue(wanted.Revision, out var rows) && rows.Find(r => r.Key.AsSpan().SequenceEqual(wanted.Key)) is { } row
+                    ? row.Value
+                    : null).ToList());
+        }
+    }
+
     public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRevisions);

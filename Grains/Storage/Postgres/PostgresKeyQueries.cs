@@ -6,6 +6,16 @@ namespace KubeBrain.Grains.Storage.Postgres;
 /// </summary>
 internal static class PostgresKeyQueries
 {
+    /// <summary>
+    /// The values of the rows named by the arrays <c>@revisions</c> and <c>@keys</c>, read pairwise, as (position from
+    /// 1, value); a pair without a row is left out.
+    /// </summary>
+    public const string ReadValues =
+        """
+        SELECT w.ord, r.value FROM unnest(@revisions, @keys) WITH ORDINALITY AS w(revision, key, ord)
+        JOIN kv_log AS r ON r.revision = w.revision AND r.key = w.key
+        """;
+
     /// <summary>The newest row of every key, where it is live and carries a lease, as (lease, key) in key order.</summary>
     public const string LeasedKeys =
         """

@@ -72,6 +72,25 @@ internal static class PostgresLogReader
         return new RevisionsResult(KvStatus.Ok, compactRevision, rows, prevs);
     }
 
+    public static async Task<IReadOnlyList<byte[]?>> ReadValuesAsync(
+        NpgsqlDataSource dataSource, IReadOnlyList<KeyRevision> versions, CancellationToken cancellationToken)
+    {
+        var values = new byte[]?[versions.Count];
+        if (versions.Count == 0)
+        {
+            return values;
+        }
+        await using var command = dataSource.CreateCommand(PostgresKeyQueries.ReadValues);
+        command.Parameters.Add(new NpgsqlParameter<long[]>("revisions", [.. versions.Select(v => v.Revision)]));
+        command.Parameters.Add(new NpgsqlParameter<byte[][]>("keys", [.. versions.Select(v => v.Key)]));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            values[reader.GetInt64(0) - 1] = reader.GetFieldValue<byte[]>(1);
+        }
+        return values;
+    }
+
     public static Task<IReadOnlyList<RangeOwner>> ListRangesAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
         ListAsync(dataSource, "SELECT range_id, epoch FROM range_owner ORDER BY range_id", r => new RangeOwner(r.GetString(0), r.GetInt64(1)), cancellationToken);
 

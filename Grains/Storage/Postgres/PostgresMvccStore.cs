@@ -95,6 +95,12 @@ public sealed class PostgresMvccStore : IMvccStore
         return Read(() => PostgresLogReader.RangeAsync(_dataSource, span, revision, limit, countOnly, cancellationToken));
     }
 
+    public Task<IReadOnlyList<byte[]?>> ReadValuesAsync(IReadOnlyList<KeyRevision> versions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(versions);
+        return Read(() => PostgresLogReader.ReadValuesAsync(_dataSource, versions, cancellationToken));
+    }
+
     public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRevisions);

@@ -25,6 +25,9 @@ internal static class SqliteKeyQueries
               THEN substr(key, 1, 10 + instr(substr(key, 11), CAST('/' AS BLOB))) ELSE x'' END)
         """;
 
+    /// <summary>The value of the row of <c>@key</c> at <c>@revision</c>, found through the (revision, sub) key.</summary>
+    public const string ReadValue = "SELECT value FROM kv_log WHERE revision = @revision AND key = @key";
+
     /// <summary>The newest row of every key, where it is live and carries a lease, as (lease, key) in key order.</summary>
     public const string LeasedKeys =
         """

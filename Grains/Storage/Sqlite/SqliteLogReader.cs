@@ -12,6 +12,7 @@ internal sealed class SqliteLogReader : IDisposable
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _readMeta;
     private readonly SqliteCommand _readRevisions;
+    private readonly SqliteCommand _readValue;
     private readonly SqliteCommand _listRanges;
     private readonly SqliteCommand _size;
     private readonly SqliteCommand _listLeases;
@@ -26,6 +27,7 @@ internal sealed class SqliteLogReader : IDisposable
         _connection = connection;
         _readMeta = SqliteCommands.Create(connection, LogQueries.ReadMeta);
         _readRevisions = SqliteCommands.Create(connection, LogQueries.ReadRevisions, "@from", "@to");
+        _readValue = SqliteCommands.Create(connection, SqliteKeyQueries.ReadValue, "@revision", "@key");
         _listRanges = SqliteCommands.Create(connection, "SELECT range_id, epoch FROM range_owner ORDER BY range_id");
         _size = SqliteCommands.Create(connection, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
         _listLeases = SqliteCommands.Create(connection, "SELECT id, ttl, remaining_ttl FROM leases ORDER BY id");
@@ -96,6 +98,20 @@ internal sealed class SqliteLogReader : IDisposable
             }
         }
         return new RevisionsResult(KvStatus.Ok, compactRevision, rows, prevs);
+    }
+
+    public IReadOnlyList<byte[]?> ReadValues(IReadOnlyList<KeyRevision> versions)
+    {
+        var values = new byte[]?[versions.Count];
+        using var transaction = _connection.BeginTransaction(deferred: true);
+        _readValue.Transaction = transaction;
+        for (var i = 0; i < versions.Count; i++)
+        {
+            _readValue.Parameters[0].Value = versions[i].Revision;
+            _readValue.Parameters[1].Value = versions[i].Key;
+            values[i] = (byte[]?)_readValue.ExecuteScalar();
+        }
+        return values;
     }
 
     public IReadOnlyList<RangeOwner> ListRanges()

@@ -84,6 +84,12 @@ public sealed class SqliteMvccStore : IMvccStore
         }
     }
 
+    public Task<IReadOnlyList<byte[]?>> ReadValuesAsync(IReadOnlyList<KeyRevision> versions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(versions);
+        return ReadAsync(reader => reader.ReadValues(versions), cancellationToken);
+    }
+
     public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRevisions);

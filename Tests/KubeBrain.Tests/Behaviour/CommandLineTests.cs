@@ -20,7 +20,7 @@ public sealed class CommandLineTests
     {
         var (exitCode, output) = await ServerProcess.RunToExitAsync(ServerRole.Silo, "--help");
         Assert.Equal(0, exitCode);
-        foreach (var flag in FrontendFlags.Concat(["--data-dir", "--storage", "--postgres-pool-size", "--silo-port", "--gateway-port", "--advertise-address", "--frontend", "--enable-dashboard"]))
+        foreach (var flag in FrontendFlags.Concat(["--data-dir", "--storage", "--postgres-pool-size", "--value-cache-mb", "--silo-port", "--gateway-port", "--advertise-address", "--frontend", "--enable-dashboard"]))
         {
             Assert.Contains(flag, output, StringComparison.Ordinal);
         }
@@ -73,6 +73,7 @@ public sealed class CommandLineTests
     [InlineData("--storage", "postgres", "--storage postgres needs --postgres-connection-string or the environment variable KUBEBRAIN_POSTGRES")]
     [InlineData("--postgres-connection-string", "Host", "--postgres-connection-string is not a valid connection string")]
     [InlineData("--postgres-pool-size", "0", "--postgres-pool-size: '0' is not a positive integer")]
+    [InlineData("--value-cache-mb", "-1", "--value-cache-mb: '-1' is not a non-negative integer")]
     [InlineData("--max-txn-ops", "-3", "--max-txn-ops: '-3' is not a positive integer")]
     [InlineData("--listen-client-urls", "localhost:2379", "is not an http://host:port or https://host:port URL")]
     [InlineData("--emulated-etcd-version", "three", "is not a version like 3.6.0")]

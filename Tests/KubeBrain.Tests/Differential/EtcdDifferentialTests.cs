@@ -300,14 +300,16 @@ public sealed class EtcdDifferentialTests
         Assert.Equal(script.Count, script.Select(s => s.Name).Distinct().Count());
     }
 
+    /// <summary>With a value cache of 0 every value a request needs is read back from the store.</summary>
     [Theory]
-    [InlineData(StorageKind.Memory)]
-    [InlineData(StorageKind.Sqlite)]
-    public async Task KubeBrain_AnswersTheScriptExactlyAsEtcdDoes(StorageKind storage)
+    [InlineData(StorageKind.Memory, 64)]
+    [InlineData(StorageKind.Sqlite, 64)]
+    [InlineData(StorageKind.Sqlite, 0)]
+    public async Task KubeBrain_AnswersTheScriptExactlyAsEtcdDoes(StorageKind storage, int valueCacheMiB)
     {
         var script = Script();
         await using var etcd = await WireTarget.StartEtcdAsync();
-        await using var kubeBrain = await WireTarget.StartKubeBrainAsync(storage: storage);
+        await using var kubeBrain = await WireTarget.StartKubeBrainAsync(o => o with { ValueCacheMiB = valueCacheMiB }, storage);
 
         var differences = new List<string>();
         for (var i = 0; i < script.Count; i++)
@@ -324,7 +326,7 @@ public sealed class EtcdDifferentialTests
         if (differences.Count > 0)
         {
             const int shown = 25;
-            var report = new StringBuilder($"{differences.Count} of {script.Count} steps differ from etcd 3.4 ({storage} storage):\n");
+            var report = new StringBuilder($"{differences.Count} of {script.Count} steps differ from etcd 3.4 ({storage} storage, value cache {valueCacheMiB} MiB):\n");
             report.AppendJoin("\n", differences.Take(shown));
             if (differences.Count > shown)
             {

@@ -28,8 +28,8 @@ public sealed class KeyHistoryTests
                 case 0 or 1:
                     var live = model.Count > 0 && !model[^1].Tombstone ? model[^1] : null;
                     Add(live is not null && random.Next(3) == 0
-                        ? KeyVersion.NewTombstone(live)
-                        : KeyVersion.NewPut(key, [(byte)step], 0, live));
+                        ? KeyVersion.NewTombstone(live, live.Value!)
+                        : KeyVersion.NewPut(key, [(byte)step], 0, live, live?.Value ?? []));
                     break;
                 case 2:
                     foreach (var pending in model.Where(v => v.IsPending))

@@ -66,6 +66,9 @@ public sealed class GatedStore(IMvccStore inner) : IMvccStore
     public Task<RangeResult> RangeAsync(KeySpan span, long revision, long limit, bool countOnly, CancellationToken cancellationToken) =>
         inner.RangeAsync(span, revision, limit, countOnly, cancellationToken);
 
+    public Task<IReadOnlyList<byte[]?>> ReadValuesAsync(IReadOnlyList<KeyRevision> versions, CancellationToken cancellationToken) =>
+        inner.ReadValuesAsync(versions, cancellationToken);
+
     public Task<RevisionsResult> ReadRevisionsAsync(long fromRevision, int maxRevisions, CancellationToken cancellationToken) =>
         inner.ReadRevisionsAsync(fromRevision, maxRevisions, cancellationToken);
 

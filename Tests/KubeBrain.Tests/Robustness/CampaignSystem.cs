@@ -196,7 +196,8 @@ public sealed class ProcessCluster : CampaignSystem
 
 /// <summary>
 /// One server in the test process on SQLite, whose store runs faults around every append and whose grains the
-/// campaign deactivates through the Orleans management API.
+/// campaign deactivates through the Orleans management API. Its key ranges keep no values in memory, so every
+/// value a request needs is read back from the store (the process clusters keep the default budget).
 /// </summary>
 public sealed class InProcessServer : CampaignSystem
 {
@@ -220,7 +221,8 @@ public sealed class InProcessServer : CampaignSystem
     {
         var dataDir = Directory.CreateTempSubdirectory("kubebrain-campaign-").FullName;
         var store = new GatedStore(new SqliteMvccStore(Path.Combine(dataDir, KubeBrainServer.DatabaseFile)));
-        var host = await KubeBrainInstance.StartAsync(StorageKind.Sqlite, dataDir, customize: builder => builder.Services.AddSingleton<IMvccStore>(_ => store));
+        var host = await KubeBrainInstance.StartAsync(
+            StorageKind.Sqlite, dataDir, configure: o => o with { ValueCacheMiB = 0 }, customize: builder => builder.Services.AddSingleton<IMvccStore>(_ => store));
         return new InProcessServer(host, store, dataDir);
     }
 

@@ -619,6 +619,30 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadValuesAnswersEachVersionInTheOrderAskedAndNullForOnesNotHeld()
+    {
+        Log.Revision().Put("/a", "a1").Put("/b", "b1");
+        Log.Revision().Put("/a", "a2");
+        Log.Revision().Put(LogModel.Bytes("/e"), []).Put([0x00, 0xFF], [0x00, 0x01, 0xFE, 0xFF]);
+        Log.Revision().Put("/a", "a3");
+        await AppendLogAsync();
+        KeyRevision Version(string key, long revision) => new(LogModel.Bytes(key), revision);
+
+        var values = await Store.ReadValuesAsync(
+            [Version("/a", 3), Version("/b", 2), Version("/a", 2), Version("/a", 4), Version("/e", 4), new([0x00, 0xFF], 4), Version("/b", 3), Version("/a", 9)],
+            None);
+
+        Assert.Equal(
+            ["a2", "b1", "a1", "-", "", "00-01-FE-FF", "-", "-"],
+            values.Select(v => v is null ? "-" : v.Length == 4 ? BitConverter.ToString(v) : Encoding.UTF8.GetString(v)));
+        Assert.Empty(await Store.ReadValuesAsync([], None));
+
+        Assert.Equal(KvStatus.Ok, await Store.SetCompactRevisionAsync(Opened.Epoch, 5, None));
+        await PurgeAllAsync(maxRows: 100);
+        Assert.Equal(["-", "a2", "a3"], (await Store.ReadValuesAsync([Version("/a", 2), Version("/a", 3), Version("/a", 5)], None)).Select(v => v is null ? "-" : Encoding.UTF8.GetString(v)));
+    }
+
+    [Fact]
     public async Task RowsRoundTripEveryField()
     {
         Log.Revision().Put(LogModel.Bytes("/empty"), [], lease: 42).Put([0x00, 0xFF, 0x00], [0x00, 0x01, 0xFE, 0xFF]);

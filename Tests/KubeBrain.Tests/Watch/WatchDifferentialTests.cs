@@ -128,14 +128,16 @@ public sealed class WatchDifferentialTests
 
     private static Rpc.PutRequest Put(string key, string value) => new() { Key = B(key), Value = B(value) };
 
+    /// <summary>With a value cache of 0 every prev_kv comes from a value read back from the store.</summary>
     [Theory]
-    [InlineData(StorageKind.Memory)]
-    [InlineData(StorageKind.Sqlite)]
-    public async Task KubeBrain_AnswersTheWatchScriptExactlyAsEtcdDoes(StorageKind storage)
+    [InlineData(StorageKind.Memory, 64)]
+    [InlineData(StorageKind.Sqlite, 64)]
+    [InlineData(StorageKind.Sqlite, 0)]
+    public async Task KubeBrain_AnswersTheWatchScriptExactlyAsEtcdDoes(StorageKind storage, int valueCacheMiB)
     {
         var script = Script();
         await using var etcd = await WatchTarget.StartEtcdAsync();
-        await using var kubeBrain = await WatchTarget.StartKubeBrainAsync(storage);
+        await using var kubeBrain = await WatchTarget.StartKubeBrainAsync(storage, valueCacheMiB: valueCacheMiB);
 
         var expected = await RunAsync(etcd, script);
         var actual = await RunAsync(kubeBrain, script);

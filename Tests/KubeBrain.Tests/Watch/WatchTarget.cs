@@ -67,7 +67,8 @@ public sealed class WatchTarget : IAsyncDisposable
     /// <summary>Opens a watch stream that ends (and fails its waits) after <paramref name="lifetime"/> at the latest.</summary>
     public WatchSession Open(TimeSpan? lifetime = null) => new(Watch, lifetime ?? TimeSpan.FromMinutes(2));
 
-    public static async Task<WatchTarget> StartKubeBrainAsync(StorageKind storage = StorageKind.Memory, int? maxRequestBytes = null, TimeSpan? progressInterval = null)
+    public static async Task<WatchTarget> StartKubeBrainAsync(
+        StorageKind storage = StorageKind.Memory, int? maxRequestBytes = null, TimeSpan? progressInterval = null, int? valueCacheMiB = null)
     {
         var logs = new LogRecorder();
         var host = await KubeBrainInstance.StartAsync(
@@ -76,6 +77,7 @@ public sealed class WatchTarget : IAsyncDisposable
             {
                 MaxRequestBytes = maxRequestBytes ?? options.MaxRequestBytes,
                 WatchProgressNotifyInterval = progressInterval ?? options.WatchProgressNotifyInterval,
+                ValueCacheMiB = valueCacheMiB ?? options.ValueCacheMiB,
             },
             customize: builder => builder.Logging.AddProvider(logs));
         return new WatchTarget("kubebrain", host.Endpoint, host.Channel, host.Options.MaxRequestBytes, host, host, logs);

@@ -1,0 +1,41 @@
+namespace KubeBrain.Grains.Mvcc;
+
+/// <summary>
+/// The values one request needed that were not in memory: those read from the store for it, and those still to
+/// read. A request evaluates against views that take values from here, and when any was missing it reads them
+/// (<see cref="TakeMissing"/>, <see cref="Add"/>) and evaluates again; a value read once is kept for the request
+/// even if the range's memory evicts it meanwhile, so the evaluation that answers finds every value it needs.
+/// </summary>
+internal sealed class FetchedValues
+{
+    private Dictionary<KeyVersion, byte[]>? _read;
+    private List<KeyVersion>? _missing;
+
+    public bool HasMissing => _missing is { Count: > 0 };
+
+    /// <summary>The value of a committed version that was not in memory; records it as missing when not read yet.</summary>
+    public byte[]? Get(KeyVersion version)
+    {
+        if (_read is not null && _read.TryGetValue(version, out var value))
+        {
+            return value;
+        }
+        _missing ??= [];
+        _missing.Add(version);
+        return null;
+    }
+
+    /// <summary>The versions found missing since the last call, each once.</summary>
+    public List<KeyVersion> TakeMissing()
+    {
+        var missing = _missing?.Distinct(ReferenceEqualityComparer.Instance).Cast<KeyVersion>().ToList() ?? [];
+        _missing = null;
+        return missing;
+    }
+
+    public void Add(KeyVersion version, byte[] value)
+    {
+        _read ??= new Dictionary<KeyVersion, byte[]>(ReferenceEqualityComparer.Instance);
+        _read[version] = value;
+    }
+}
