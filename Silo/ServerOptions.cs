@@ -129,11 +129,6 @@ public sealed record ServerOptions : FrontendCommandLine
         _ => throw new ArgumentException($"{flag}: '{value}' is not one of on, off"),
     };
 
-    private static int NonNegative(string flag, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-            ? n
-            : throw new ArgumentException($"{flag}: '{value}' is not a non-negative integer");
-
     private static IPAddress Address(string flag, string value) =>
         IPAddress.TryParse(value, out var address) ? address : throw new ArgumentException($"{flag}: '{value}' is not an IP address");
 }

@@ -249,10 +249,14 @@ public record FrontendCommandLine
         _ => throw new ArgumentException($"{flag}: '{value}' is not true or false"),
     };
 
-    protected static int Positive(string flag, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+    protected static int Positive(string flag, string value) => AtLeast(1, flag, value, "a positive integer");
+
+    protected static int NonNegative(string flag, string value) => AtLeast(0, flag, value, "a non-negative integer");
+
+    private static int AtLeast(int least, string flag, string value, string what) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= least
             ? n
-            : throw new ArgumentException($"{flag}: '{value}' is not a positive integer");
+            : throw new ArgumentException($"{flag}: '{value}' is not {what}");
 
     private static string? FromEnvironment =>
         Environment.GetEnvironmentVariable(PostgresEnvironmentVariable) is { Length: > 0 } value ? value : null;

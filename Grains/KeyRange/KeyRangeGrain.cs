@@ -72,7 +72,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
             var evaluation = TxnEvaluator.Evaluate(txn, new IndexView(_index, null, fetched));
             if (fetched.HasMissing)
             {
-                await FetchAsync(fetched, null);
+                await FetchAsync(fetched);
                 continue;
             }
             if (evaluation is null)
@@ -114,20 +114,8 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     {
         await WaitForLocksAsync([query.Span]);
         await WaitForAcceptedAsync();
-        var fetched = new FetchedValues();
-        while (true)
-        {
-            if (revision < _compactRevision || await ViewAtAsync(revision, [query.Span], fetched) is not { } view)
-            {
-                return RangeResult.Failed(KvStatus.Compacted);
-            }
-            var range = TxnEvaluator.Range(query, view);
-            if (!fetched.HasMissing)
-            {
-                return range.Shape();
-            }
-            await FetchAsync(fetched, revision);
-        }
+        var range = await EvaluateAtAsync(revision, [query.Span], view => TxnEvaluator.Range(query, view));
+        return range?.Shape() ?? RangeResult.Failed(KvStatus.Compacted);
     }
 
     public async Task<IReadOnlyList<KeyValue>> LockAsync(Guid groupId, IReadOnlyList<KeySpan> spans)
@@ -153,7 +141,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
             {
                 return kvs;
             }
-            await FetchAsync(fetched, null);
+            await FetchAsync(fetched);
         }
     }
 
@@ -220,20 +208,9 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     {
         await WaitForLocksAsync(spans);
         await WaitForAcceptedAsync();
-        var fetched = new FetchedValues();
-        Evaluation evaluation;
-        while (true)
+        if (await EvaluateAtAsync(revision, spans, view => TxnEvaluator.Evaluate(txn, view)!) is not { } evaluation)
         {
-            if (revision < _compactRevision || await ViewAtAsync(revision, spans, fetched) is not { } view)
-            {
-                return TxnResult.Failed(KvStatus.Compacted);
-            }
-            evaluation = TxnEvaluator.Evaluate(txn, view)!;
-            if (!fetched.HasMissing)
-            {
-                break;
-            }
-            await FetchAsync(fetched, revision);
+            return TxnResult.Failed(KvStatus.Compacted);
         }
         if (evaluation.Refusal != KvStatus.Ok)
         {
@@ -267,31 +244,51 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     }
 
     /// <summary>
-    /// Reads the values <paramref name="fetched"/> found missing from the store, and keeps them in memory again
-    /// where they are still out. The store drops a value only once a compaction has passed a newer version of its
-    /// key, so one it no longer holds cannot be needed again: a read as of <paramref name="readRevision"/> now finds
-    /// that revision compacted, and a write's evaluation (null) finds a newer version live. Otherwise memory and
-    /// store disagree.
+    /// Evaluates against the committed state as of <paramref name="revision"/>, reading the values the evaluation
+    /// missed from the store and evaluating again; null when that revision is compacted.
     /// </summary>
-    private async Task FetchAsync(FetchedValues fetched, long? readRevision)
+    private async Task<T?> EvaluateAtAsync<T>(long revision, IReadOnlyList<KeySpan> spans, Func<IKvView, T> evaluate)
+        where T : class
+    {
+        var fetched = new FetchedValues();
+        while (true)
+        {
+            if (revision < _compactRevision || await ViewAtAsync(revision, spans, fetched) is not { } view)
+            {
+                return null;
+            }
+            var result = evaluate(view);
+            if (!fetched.HasMissing)
+            {
+                return result;
+            }
+            if (!await FetchAsync(fetched))
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads the values <paramref name="fetched"/> found missing from the store, and keeps them in memory again
+    /// where they are still out. False when the store no longer holds one: it drops a value only once a compaction
+    /// has passed a newer version of its key, so a read that needed it is as of a compacted revision, and a write
+    /// evaluated again finds the newer version (<see cref="FetchedValues.Gone"/>).
+    /// </summary>
+    private async Task<bool> FetchAsync(FetchedValues fetched)
     {
         var missing = fetched.TakeMissing();
         var values = await metrics.TimeAsync(
             StoreRead.Values, () => store.ReadValuesAsync(missing.ConvertAll(v => new KeyRevision(v.Key, v.Revision)), CancellationToken.None));
         ThrowIfPoisoned();
+        var complete = true;
         for (var i = 0; i < missing.Count; i++)
         {
             if (values[i] is not { } value)
             {
-                var superseded = readRevision is { } revision
-                    ? revision < _compactRevision
-                    : _index.Find(missing[i].Key)?.LatestLive != missing[i];
-                if (superseded)
-                {
-                    continue;
-                }
-                throw new InvalidOperationException(
-                    $"key range {_rangeId}: the store holds no value for a key at revision {missing[i].Revision}");
+                fetched.Gone(missing[i]);
+                complete = false;
+                continue;
             }
             fetched.Add(missing[i], value);
             if (missing[i].Value is null)
@@ -300,6 +297,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
                 _values.Admit(missing[i]);
             }
         }
+        return complete;
     }
 
     private async Task WaitForLocksAsync(IReadOnlyList<KeySpan> spans)
@@ -479,9 +477,10 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
             return;
         }
         _compactRevision = compactRevision;
+        Action<KeyVersion> dropped = _values.Release;
         foreach (var history in _index.All.ToList())
         {
-            history.Compact(compactRevision);
+            history.Compact(compactRevision, dropped);
             if (history.Count == 0)
             {
                 _index.Remove(history);

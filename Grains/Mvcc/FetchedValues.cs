@@ -8,17 +8,21 @@ namespace KubeBrain.Grains.Mvcc;
 /// </summary>
 internal sealed class FetchedValues
 {
-    private Dictionary<KeyVersion, byte[]>? _read;
+    private Dictionary<KeyVersion, byte[]?>? _read;
     private List<KeyVersion>? _missing;
 
     public bool HasMissing => _missing is { Count: > 0 };
 
-    /// <summary>The value of a committed version that was not in memory; records it as missing when not read yet.</summary>
+    /// <summary>
+    /// The value of a committed version that was not in memory; records it as missing when not read yet. Asking
+    /// again for one the store no longer held means memory and store disagree.
+    /// </summary>
     public byte[]? Get(KeyVersion version)
     {
         if (_read is not null && _read.TryGetValue(version, out var value))
         {
-            return value;
+            return value ?? throw new InvalidOperationException(
+                $"the store holds no value for a key at revision {version.Revision}, which is still needed");
         }
         _missing ??= [];
         _missing.Add(version);
@@ -33,9 +37,14 @@ internal sealed class FetchedValues
         return missing;
     }
 
-    public void Add(KeyVersion version, byte[] value)
+    public void Add(KeyVersion version, byte[] value) => Record(version, value);
+
+    /// <summary>Records a version whose value the store no longer holds: no evaluation may need it again.</summary>
+    public void Gone(KeyVersion version) => Record(version, null);
+
+    private void Record(KeyVersion version, byte[]? value)
     {
-        _read ??= new Dictionary<KeyVersion, byte[]>(ReferenceEqualityComparer.Instance);
+        _read ??= new Dictionary<KeyVersion, byte[]?>(ReferenceEqualityComparer.Instance);
         _read[version] = value;
     }
 }

@@ -70,13 +70,18 @@ internal sealed class KeyHistory(byte[] key)
 
     /// <summary>
     /// Drops versions no read at or above <paramref name="compactRevision"/> needs: everything older than the
-    /// newest committed version at or below it, and that one too if it is a tombstone.
+    /// newest committed version at or below it, and that one too if it is a tombstone. Each dropped version is
+    /// passed to <paramref name="dropped"/>.
     /// </summary>
-    public void Compact(long compactRevision)
+    public void Compact(long compactRevision, Action<KeyVersion> dropped)
     {
         if (_many is null)
         {
-            _one = _one is { IsPending: false, Tombstone: true } one && one.Revision <= compactRevision ? null : _one;
+            if (_one is { IsPending: false, Tombstone: true } one && one.Revision <= compactRevision)
+            {
+                dropped(one);
+                _one = null;
+            }
             return;
         }
         var keepFrom = _many.FindLastIndex(v => !v.IsPending && v.Revision <= compactRevision);
@@ -87,6 +92,10 @@ internal sealed class KeyHistory(byte[] key)
         if (_many[keepFrom].Tombstone)
         {
             keepFrom++;
+        }
+        for (var i = 0; i < keepFrom; i++)
+        {
+            dropped(_many[i]);
         }
         _many.RemoveRange(0, keepFrom);
         Shrink();

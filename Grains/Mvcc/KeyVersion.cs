@@ -104,13 +104,10 @@ internal sealed class KeyVersion
     public static KeyVersion NewTombstone(KeyVersion prev, byte[] prevValue) =>
         new(prev.Key, [], 0, 0, true) { _prev = prev, _prevValue = prevValue, _creator = prev._creator, _createRevision = prev._createRevision };
 
-    /// <summary>Replaces references to committed versions by their revisions, releasing them and, once this one committed, the replaced value.</summary>
+    /// <summary>Once this version committed: replaces references to committed versions by their revisions, releasing them and the replaced value.</summary>
     public void Settle()
     {
-        if (!IsPending)
-        {
-            _prevValue = null;
-        }
+        _prevValue = null;
         if (_creator is { IsPending: false })
         {
             _createRevision = _creator.Revision;
@@ -136,14 +133,8 @@ internal sealed class KeyVersion
     public KeyValue ToKeyValue(byte[] value) => new(Key, CreateRevision, Revision, Version, value, Lease);
 
     /// <summary>Drops the value of a committed version from memory.</summary>
-    public void Evict()
-    {
-        if (!IsPending)
-        {
-            Value = null;
-        }
-    }
+    public void Evict() => Value = null;
 
     /// <summary>Puts back the value of an evicted version, as the store holds it.</summary>
-    public void Restore(byte[] value) => Value ??= value;
+    public void Restore(byte[] value) => Value = value;
 }

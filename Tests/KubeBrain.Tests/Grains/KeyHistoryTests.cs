@@ -5,7 +5,8 @@ namespace KubeBrain.Tests.Grains;
 
 /// <summary>
 /// A key's history against a plain list of its versions, through random puts, deletes, commits, roll-backs of
-/// pending versions and compactions: after every step both answer the same reads at every revision.
+/// pending versions and compactions: after every step both answer the same reads at every revision, and a
+/// compaction reports exactly the versions it dropped.
 /// </summary>
 public sealed class KeyHistoryTests
 {
@@ -43,8 +44,11 @@ public sealed class KeyHistoryTests
                     break;
                 case 4 when revision > compacted:
                     compacted = random.NextInt64(compacted, revision + 1);
-                    history.Compact(compacted);
+                    var dropped = new List<KeyVersion>();
+                    history.Compact(compacted, dropped.Add);
+                    var before = model.ToList();
                     Compact(model, compacted);
+                    Assert.Equal(before.Except(model), dropped);
                     break;
             }
             Assert.Equal(model.Count, history.Count);

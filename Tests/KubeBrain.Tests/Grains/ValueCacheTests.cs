@@ -27,7 +27,6 @@ public sealed class ValueCacheTests
         }
 
         Assert.Equal("k2,k3,k4", Held(versions));
-        Assert.Equal(300, cache.Bytes);
     }
 
     [Fact]
@@ -45,7 +44,6 @@ public sealed class ValueCacheTests
 
         cache.Admit(Committed("k4", 100, 6));
         Assert.Equal("k0", Held(versions));
-        Assert.Equal(300, cache.Bytes);
     }
 
     [Fact]
@@ -59,32 +57,76 @@ public sealed class ValueCacheTests
         cache.Admit(full);
 
         Assert.Equal("e", Held([empty, full]));
-        Assert.Equal(0, cache.Bytes);
     }
 
     [Fact]
-    public void AnEvictedValueComesBackOnceAndCountsAgain()
+    public void AnEvictedValueThatComesBackCountsAgain()
     {
-        var cache = new ValueCache(budget: 100);
+        var cache = new ValueCache(budget: 200);
         var first = Committed("a", 100, 2);
+        var second = Committed("b", 100, 3);
         cache.Admit(first);
-        cache.Admit(Committed("b", 100, 3));
+        cache.Admit(second);
+        cache.Admit(Committed("c", 100, 4));
         Assert.Null(first.Value);
 
         first.Restore(new byte[100]);
         cache.Admit(first);
 
-        Assert.NotNull(first.Value);
-        Assert.Equal(100, cache.Bytes);
+        Assert.Equal("a", Held([first, second]));
     }
 
     [Fact]
-    public void APendingVersionKeepsItsValue()
+    public void AReleasedValueNoLongerCounts()
     {
-        var pending = KeyVersion.NewPut("p"u8.ToArray(), new byte[10], 0, null, []);
+        var cache = new ValueCache(budget: 200);
+        var versions = Enumerable.Range(0, 2).Select(i => Committed($"k{i}", 100, i + 2)).ToList();
+        versions.ForEach(cache.Admit);
 
-        pending.Evict();
+        cache.Release(versions[0]);
+        var next = Committed("k2", 100, 4);
+        cache.Admit(next);
 
-        Assert.NotNull(pending.Value);
+        Assert.Equal("k1,k2", Held([.. versions, next]));
+    }
+
+    [Fact]
+    public void VersionsReleasedUnderBudgetAreNotKeptAlive()
+    {
+        var cache = new ValueCache(budget: 1 << 20);
+        var released = ReleaseMany(cache, 20_000);
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+
+        Assert.InRange(released.Count(r => r.IsAlive), 0, 2048);
+    }
+
+    /// <summary>Admits versions of one key one after another, releasing each as the next comes, as compaction does.</summary>
+    private static List<WeakReference> ReleaseMany(ValueCache cache, int count)
+    {
+        var released = new List<WeakReference>(count);
+        var live = Committed("k", 100, 2);
+        cache.Admit(live);
+        for (var revision = 3; revision < count + 3; revision++)
+        {
+            cache.Release(live);
+            released.Add(new WeakReference(live));
+            live = Committed("k", 100, revision);
+            cache.Admit(live);
+        }
+        return released;
+    }
+
+    [Fact]
+    public void AnUnlimitedBudgetKeepsEveryValue()
+    {
+        var cache = new ValueCache(budget: long.MaxValue);
+        var version = Committed("k", 100, 2);
+        cache.Admit(version);
+
+        cache.Release(version);
+
+        Assert.NotNull(version.Value);
     }
 }
