@@ -16,9 +16,16 @@ internal sealed class RevisionEvents(FeedItem item)
 
     public FeedItem Item { get; } = item;
 
-    /// <summary>Every event of the revision as sent; safe to call from every stream's send loop at once.</summary>
+    /// <summary>
+    /// Every event of the revision as sent; safe to call from every stream's send loop at once. Once encoded, the
+    /// selection is read without the lock: it is immutable and published whole.
+    /// </summary>
     public EventSelection Encoded(bool withPrevKv)
     {
+        if ((withPrevKv ? Volatile.Read(ref _withPrev) : Volatile.Read(ref _withoutPrev)) is { } encoded)
+        {
+            return encoded;
+        }
         lock (_lock)
         {
             return withPrevKv ? _withPrev ??= Encode(true) : _withoutPrev ??= Encode(false);
