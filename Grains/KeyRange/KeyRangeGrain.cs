@@ -26,6 +26,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     private readonly List<GroupLock> _locks = [];
     private readonly RecentSet<Guid> _endedGroups = new(1024);
     private readonly ValueCache _values = new(options.Value.ValueCacheBytes);
+    private readonly ValueLoader _loader = new(store, metrics);
     private Exception? _poison;
     private List<PipelineItem> _queued = [];
     private List<PipelineItem>? _inFlight;
@@ -270,31 +271,31 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     }
 
     /// <summary>
-    /// Reads the values <paramref name="fetched"/> found missing from the store, and keeps them in memory again
-    /// where they are still out. False when the store no longer holds one: it drops a value only once a compaction
-    /// has passed a newer version of its key, so a read that needed it is as of a compacted revision, and a write
-    /// evaluated again finds the newer version (<see cref="FetchedValues.Gone"/>).
+    /// Reads the values <paramref name="fetched"/> found missing from the store (with those other requests miss
+    /// meanwhile, <see cref="ValueLoader"/>), and keeps them in memory again where they are still out. False when
+    /// the store no longer holds one: it drops a value only once a compaction has passed a newer version of its key,
+    /// so a read that needed it is as of a compacted revision, and a write evaluated again finds the newer version
+    /// (<see cref="FetchedValues.Gone"/>).
     /// </summary>
     private async Task<bool> FetchAsync(FetchedValues fetched)
     {
         var missing = fetched.TakeMissing();
-        var values = await metrics.TimeAsync(
-            StoreRead.Values, () => store.ReadValuesAsync(missing.ConvertAll(v => new KeyRevision(v.Key, v.Revision)), CancellationToken.None));
+        var values = await _loader.ReadAsync(missing);
         ThrowIfPoisoned();
         var complete = true;
-        for (var i = 0; i < missing.Count; i++)
+        foreach (var version in missing)
         {
-            if (values[i] is not { } value)
+            if (values[version] is not { } value)
             {
-                fetched.Gone(missing[i]);
+                fetched.Gone(version);
                 complete = false;
                 continue;
             }
-            fetched.Add(missing[i], value);
-            if (missing[i].Value is null)
+            fetched.Add(version, value);
+            if (version.Value is null)
             {
-                missing[i].Restore(value);
-                _values.Admit(missing[i]);
+                version.Restore(value);
+                _values.Admit(version);
             }
         }
         return complete;

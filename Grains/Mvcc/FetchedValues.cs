@@ -29,10 +29,10 @@ internal sealed class FetchedValues
         return null;
     }
 
-    /// <summary>The versions found missing since the last call, each once.</summary>
+    /// <summary>The versions found missing since the last call.</summary>
     public List<KeyVersion> TakeMissing()
     {
-        var missing = _missing?.Distinct(ReferenceEqualityComparer.Instance).Cast<KeyVersion>().ToList() ?? [];
+        var missing = _missing ?? [];
         _missing = null;
         return missing;
     }
