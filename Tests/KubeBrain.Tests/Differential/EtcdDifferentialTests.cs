@@ -288,6 +288,12 @@ public sealed class EtcdDifferentialTests
         new("txn over ranges after the compaction", Txn(
             [Cmp("/registry/leases/kube-system/l", Target.Create, Result.Equal, 42), Cmp("/zeta", Target.Mod, Result.Equal, 42)],
             [OpDelete("/registry/", "/registry0"), OpPut("/zeta", "z2")])), // 43
+        new("compare on a value that holds, put with prev_kv", Txn(
+            [CmpValue("/q/x", Result.Equal, "again")],
+            [PutOp(new Rpc.PutRequest { Key = B("/q/x"), Value = B("v2"), PrevKv = true })],
+            [OpGet("/q/x")])), // 44
+        new("compare on a value that no longer holds", Txn([CmpValue("/q/x", Result.Equal, "again")], [OpPut("/q/x", "no")], [OpGet("/q/x")])),
+        new("ignore_value keeps the value written before", new Rpc.PutRequest { Key = B("/q/x"), IgnoreValue = true, PrevKv = true }), // 45
         new("every key at the end", new Rpc.RangeRequest { Key = Zero, RangeEnd = Zero }),
     ];
 
