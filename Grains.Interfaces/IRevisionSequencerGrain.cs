@@ -60,11 +60,13 @@ public interface IRevisionSequencerGrain : IGrainWithIntegerKey
     Task<LeaseGrantResult> GrantLeaseAsync(long id, long ttl);
 
     /// <summary>
-    /// etcd's LeaseRevoke: the lease ends (durably) at once, so puts naming it are refused from then on, and then
-    /// every key whose live version carries it is deleted in one revision; answers after that.
+    /// The first half of etcd's LeaseRevoke (see <see cref="ITxnCoordinatorGrain.RevokeLeaseAsync"/>): the lease ends
+    /// durably at once, so puts naming it are refused from then on; the answer comes once the flush under way has
+    /// committed, with the keys that carry the lease. If they are still there some seconds later, the sequencer
+    /// deletes them itself.
     /// </summary>
-    [Alias("RevokeLease")]
-    Task<LeaseRevokeResult> RevokeLeaseAsync(long id);
+    [Alias("EndLease")]
+    Task<LeaseEndResult> EndLeaseAsync(long id);
 
     /// <summary>etcd's LeaseKeepAlive for a batch of requests: refreshes each lease to its granted TTL.</summary>
     [Alias("KeepAliveLeases")]

@@ -16,4 +16,12 @@ public interface ITxnCoordinatorGrain : IGrainWithIntegerKey
     /// <summary>A transaction without writes over any keys, evaluated as of <paramref name="revision"/>.</summary>
     [Alias("ReadTxn")]
     Task<TxnResult> ReadTxnAsync(TxnRequest txn, long revision);
+
+    /// <summary>
+    /// etcd's LeaseRevoke: the sequencer ends the lease, then every key whose live version carries it is deleted in
+    /// one revision; answers after that, with that revision. The sequencer never waits for this deletion itself: it
+    /// goes through the key ranges back to the sequencer, which would wait for its own call while it deactivates.
+    /// </summary>
+    [Alias("RevokeLease")]
+    Task<LeaseRevokeResult> RevokeLeaseAsync(long id);
 }

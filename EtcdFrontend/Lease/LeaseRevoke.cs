@@ -9,7 +9,7 @@ internal sealed partial class LeaseService
 {
     public override async Task<Rpc.LeaseRevokeResponse> LeaseRevoke(Rpc.LeaseRevokeRequest request, ServerCallContext context)
     {
-        var result = await Sequencer.RevokeLeaseAsync(request.ID);
+        var result = await grains.Coordinator.RevokeLeaseAsync(request.ID);
         return result.Outcome == LeaseOutcome.Ok
             ? new Rpc.LeaseRevokeResponse { Header = headers.At(result.Revision) }
             : throw EtcdErrors.For(result.Outcome);

@@ -6,8 +6,9 @@ using Rpc = KubeBrain.Protos.Etcdserverpb;
 namespace KubeBrain.EtcdFrontend.Lease;
 
 /// <summary>
-/// etcd's Lease service; each verb is in its own file. The sequencer owns the leases, so every verb is one call to
-/// it (keep-alives batched with the frontend's others); headers carry the store's revision as the sequencer saw it.
+/// etcd's Lease service; each verb is in its own file. The sequencer owns the leases, so every verb but revoke is one
+/// call to it (keep-alives batched with the frontend's others); a revoke is one call to the coordinator, which ends the
+/// lease at the sequencer and deletes its keys. Headers carry the store's revision as the grains saw it.
 /// </summary>
 internal sealed partial class LeaseService(GrainReferences grains, SequencerCalls calls, ResponseHeaders headers, StreamShutdown shutdown) : Rpc.Lease.LeaseBase
 {

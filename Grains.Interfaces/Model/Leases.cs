@@ -32,6 +32,14 @@ public sealed record LeaseGrantResult(
 public sealed record LeaseRevokeResult([property: Id(0)] LeaseOutcome Outcome, [property: Id(1)] long Revision);
 
 /// <summary>
+/// The sequencer's answer to ending a lease for a revoke: once <see cref="LeaseOutcome.Ok"/>, no put naming the lease
+/// commits any more, every one that did has committed, and <see cref="Keys"/> are the keys whose live version carries
+/// it, in key order, for the revoke to delete; and the store's revision.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("kb.LeaseEndResult")]
+public sealed record LeaseEndResult([property: Id(0)] LeaseOutcome Outcome, [property: Id(1)] IReadOnlyList<byte[]> Keys, [property: Id(2)] long Revision);
+
+/// <summary>
 /// The answer to a batch of keep-alives: per lease, in request order, the granted TTL it was refreshed to, or 0 when
 /// no live lease has the id; and the store's revision before the refresh.
 /// </summary>

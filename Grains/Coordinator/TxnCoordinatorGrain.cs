@@ -1,5 +1,6 @@
 using KubeBrain.Grains.Interfaces;
 using KubeBrain.Grains.Interfaces.Model;
+using KubeBrain.Grains.Leases;
 using KubeBrain.Grains.Mvcc;
 using Orleans.Concurrency;
 
@@ -122,6 +123,17 @@ internal sealed class TxnCoordinatorGrain : Grain, ITxnCoordinatorGrain
             return TxnResult.Failed(evaluation.Refusal);
         }
         return evaluation.Result.ToResult(revision, wrote: false);
+    }
+
+    public async Task<LeaseRevokeResult> RevokeLeaseAsync(long id)
+    {
+        var ended = await Sequencer.EndLeaseAsync(id);
+        if (ended.Outcome != LeaseOutcome.Ok || ended.Keys.Count == 0)
+        {
+            return new LeaseRevokeResult(ended.Outcome, ended.Revision);
+        }
+        var deleted = await TxnAsync(LeaseKeyDeletion.Of(id, ended.Keys));
+        return new LeaseRevokeResult(LeaseOutcome.Ok, deleted.Revision);
     }
 
     /// <summary>

@@ -6,8 +6,8 @@ namespace KubeBrain.Grains.Leases;
 /// <summary>
 /// The lease state the sequencer owns, as etcd's lessor keeps it: the live leases with their granted TTL and
 /// expiry, and which lease each key's live version carries (learned from committed rows, so it always matches the
-/// store). A lease that has ended keeps its keys recorded until their deletion commits; while it is being revoked
-/// it is <em>draining</em>, and once no revoke is under way its remaining keys are <see cref="Orphaned"/>.
+/// store). A lease that has ended keeps its keys recorded until their deletion commits; they are left to the deletion
+/// under way until a time the caller sets, and from then on they are <see cref="Orphaned"/>.
 /// Times are readings of a monotonic clock that the caller passes in.
 /// </summary>
 internal sealed class Lessor
@@ -24,7 +24,7 @@ internal sealed class Lessor
     private readonly Dictionary<long, Lease> _live = [];
     private readonly Dictionary<long, SortedSet<byte[]>> _keysOf = [];
     private readonly Dictionary<byte[], long> _leaseOf = new(ByteKeyComparer.Instance);
-    private readonly HashSet<long> _draining = [];
+    private readonly Dictionary<long, TimeSpan> _leftUntil = [];
 
     /// <summary>The TTL a grant of <paramref name="requested"/> seconds gets: raised to <see cref="MinTtl"/>.</summary>
     public static long GrantedTtl(long requested) => Math.Max(requested, MinTtl);
@@ -67,8 +67,9 @@ internal sealed class Lessor
     public void Grant(long id, long ttl, TimeSpan now) => _live[id] = new Lease(ttl, now);
 
     /// <summary>
-    /// Ends a live lease: from now on puts may not name it. Its keys stay recorded, draining, until
-    /// <see cref="Drained"/>. False when it was not live.
+    /// Ends a live lease: from now on puts may not name it. Its keys stay recorded, and are left to their deletion
+    /// until <see cref="LeaveKeys"/> says otherwise; the caller must call it once the puts under way have committed.
+    /// False when it was not live.
     /// </summary>
     public bool End(long id)
     {
@@ -76,12 +77,25 @@ internal sealed class Lessor
         {
             return false;
         }
-        _draining.Add(id);
+        _leftUntil[id] = TimeSpan.MaxValue;
         return true;
     }
 
-    /// <summary>The revoke of <paramref name="id"/> is over; keys still carrying it are orphans from now on.</summary>
-    public void Drained(long id) => _draining.Remove(id);
+    /// <summary>
+    /// Leaves the keys that still carry the ended lease <paramref name="id"/> to a deletion under way until
+    /// <paramref name="until"/>; they are orphans after it.
+    /// </summary>
+    public void LeaveKeys(long id, TimeSpan until)
+    {
+        if (_keysOf.ContainsKey(id))
+        {
+            _leftUntil[id] = until;
+        }
+        else
+        {
+            _leftUntil.Remove(id);
+        }
+    }
 
     /// <summary>
     /// Refreshes a live lease to its granted TTL and returns that TTL; 0 when it is not live or has expired (etcd
@@ -114,8 +128,9 @@ internal sealed class Lessor
     /// <summary>The live leases, soonest expiry first (etcd's order).</summary>
     public List<long> LiveIds() => [.. _live.OrderBy(l => l.Value.ExpiresAt).ThenBy(l => l.Key).Select(l => l.Key)];
 
-    /// <summary>Ended leases that keys still carry and that no revoke is draining.</summary>
-    public List<long> Orphaned() => [.. _keysOf.Keys.Where(id => !_live.ContainsKey(id) && !_draining.Contains(id))];
+    /// <summary>Ended leases that keys still carry and that are no longer left to a deletion at <paramref name="now"/>.</summary>
+    public List<long> Orphaned(TimeSpan now) =>
+        [.. _keysOf.Keys.Where(id => !_live.ContainsKey(id) && !(_leftUntil.TryGetValue(id, out var until) && now < until))];
 
     /// <summary>
     /// Follows committed rows in commit order: a put with a lease attaches its key to that lease, a put without
@@ -163,6 +178,7 @@ internal sealed class Lessor
             if (keys.Count == 0)
             {
                 _keysOf.Remove(lease);
+                _leftUntil.Remove(lease);
             }
         }
     }

@@ -11,16 +11,22 @@ namespace KubeBrain.Grains.Sequencer;
 /// Leases. The sequencer owns the <see cref="Lessor"/>, so the check that a put names a live lease is made at flush
 /// time, in commit order, and the attached keys are learned from the rows it commits. Grant and revoke are durable
 /// before they answer. A revoke, and an expiry found by a timer that keeps the activation alive, first ends the
-/// lease (puts naming it are refused from then on), waits for the flush under way (its puts were checked before)
-/// and then deletes every key whose live version still carries the lease as ONE mutation group through the
-/// coordinator: one revision, however many key ranges the keys span. At activation every recorded lease is
-/// re-armed for its full TTL; keys carrying a lease that no longer exists (a revoke cut short by a crash) are
-/// deleted by the first timer tick, as are the keys of any revoke whose deletion failed.
+/// lease (puts naming it are refused from then on) and waits for the flush under way (its puts were checked
+/// before). Then every key whose live version still carries the lease is deleted as ONE mutation group through the
+/// coordinator: one revision, however many key ranges the keys span. For a revoke the coordinator does that; for
+/// an expiry the sequencer starts it and no call or timer tick of the sequencer awaits it, because the deletion
+/// comes back to the sequencer through the key ranges and a deactivating activation takes no new call until the
+/// ones it runs have ended. At activation every recorded lease is re-armed for its full TTL. Keys carrying a lease
+/// that no longer exists (a revoke cut short by a crash) are deleted by the first timer tick, as are the keys an
+/// ended lease still has <see cref="KeysLeftToDeletion"/> after its revoke or after a deletion that failed.
 /// </summary>
 internal sealed partial class RevisionSequencerGrain
 {
     /// <summary>How often expiry is checked (etcd's lessor checks every 500 ms).</summary>
     private static readonly TimeSpan LeaseCheckInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long the keys of an ended lease are left to the deletion under way before the timer deletes them.</summary>
+    private static readonly TimeSpan KeysLeftToDeletion = TimeSpan.FromSeconds(5);
 
     private readonly Lessor _lessor = new();
     private readonly FailureStreak _leaseEndFailures = new();
@@ -47,11 +53,10 @@ internal sealed partial class RevisionSequencerGrain
         return new LeaseGrantResult(LeaseOutcome.Ok, id, granted, _current);
     }
 
-    public async Task<LeaseRevokeResult> RevokeLeaseAsync(long id)
-    {
-        var revoked = _lessor.IsLive(id) && await EndLeaseAsync(id);
-        return new LeaseRevokeResult(revoked ? LeaseOutcome.Ok : LeaseOutcome.NotFound, _current);
-    }
+    public async Task<LeaseEndResult> EndLeaseAsync(long id) =>
+        await EndAsync(id)
+            ? new LeaseEndResult(LeaseOutcome.Ok, _lessor.KeysOf(id), _current)
+            : new LeaseEndResult(LeaseOutcome.NotFound, [], _current);
 
     /// <summary>Renews only while this activation holds the time lease, so a deposed one cannot push an expiry out.</summary>
     public async Task<LeaseKeepAliveResults> KeepAliveLeasesAsync(IReadOnlyList<long> ids)
@@ -78,19 +83,20 @@ internal sealed partial class RevisionSequencerGrain
         var keys = await store.ListLeasedKeysAsync(cancellationToken);
         _lessor.Load(leases, keys, Now);
         this.RegisterGrainTimer(ExpireLeasesAsync, new GrainTimerCreationOptions(LeaseCheckInterval, LeaseCheckInterval) { KeepAlive = true });
-        LogLeasesLoaded(leases.Count, keys.Count, _lessor.Orphaned().Count);
+        LogLeasesLoaded(leases.Count, keys.Count, _lessor.Orphaned(Now).Count);
     }
 
-    /// <summary>Revokes the expired leases, then deletes the keys of leases that ended without their keys going.</summary>
+    /// <summary>Ends the expired leases and starts deleting their keys, and the keys of ended leases left behind.</summary>
     private async Task ExpireLeasesAsync()
     {
         foreach (var id in _lessor.Expired(Now))
         {
             try
             {
-                if (await EndLeaseAsync(id))
+                if (await EndAsync(id))
                 {
                     LogLeaseExpired(id);
+                    StartDeletingKeys(id);
                 }
                 LeaseEnded();
             }
@@ -99,18 +105,7 @@ internal sealed partial class RevisionSequencerGrain
                 LeaseEndFailed(failure, id);
             }
         }
-        foreach (var id in _lessor.Orphaned())
-        {
-            try
-            {
-                await DeleteLeasedKeysAsync(id);
-                LeaseEnded();
-            }
-            catch (Exception failure)
-            {
-                LeaseEndFailed(failure, id);
-            }
-        }
+        _lessor.Orphaned(Now).ForEach(StartDeletingKeys);
     }
 
     private void LeaseEndFailed(Exception failure, long id)
@@ -130,42 +125,52 @@ internal sealed partial class RevisionSequencerGrain
     }
 
     /// <summary>
-    /// Revokes a live lease: removes it from the store, ends it, waits for the flush under way and deletes the keys
-    /// that carry it. False when another revoke or expiry got there first.
+    /// Ends a live lease: removes it from the store and the live set and waits for the flush under way; its keys are
+    /// then left to their deletion for <see cref="KeysLeftToDeletion"/>. False when it was not live, or another revoke
+    /// or expiry got there first.
     /// </summary>
-    private async Task<bool> EndLeaseAsync(long id)
+    private async Task<bool> EndAsync(long id)
     {
-        if (!await StoreAsync(epoch => store.RevokeLeaseAsync(epoch, id, CancellationToken.None)) || !_lessor.End(id))
+        if (!_lessor.IsLive(id) || !await StoreAsync(epoch => store.RevokeLeaseAsync(epoch, id, CancellationToken.None)) || !_lessor.End(id))
         {
             return false;
         }
-        try
-        {
-            await _flush;
-            await DeleteLeasedKeysAsync(id);
-        }
-        finally
-        {
-            _lessor.Drained(id);
-        }
+        await _flush;
+        _lessor.LeaveKeys(id, Now + KeysLeftToDeletion);
         return true;
     }
 
-    /// <summary>Deletes, in one revision, every key whose live version carries the ended lease <paramref name="id"/>.</summary>
-    private async Task DeleteLeasedKeysAsync(long id)
+    /// <summary>
+    /// Starts deleting, in one revision, every key whose live version carries the ended lease <paramref name="id"/>;
+    /// nothing awaits it (see the class summary). Its keys are left to it until it ends, and for
+    /// <see cref="KeysLeftToDeletion"/> after that.
+    /// </summary>
+    private void StartDeletingKeys(long id)
     {
         var keys = _lessor.KeysOf(id);
-        if (keys.Count == 0)
+        if (keys.Count > 0)
         {
-            return;
+            _lessor.LeaveKeys(id, TimeSpan.MaxValue);
+            _ = DeleteKeysAsync(id, keys);
         }
-        var deletes = new List<TxnOp>(keys.Count);
-        foreach (var key in keys)
+    }
+
+    private async Task DeleteKeysAsync(long id, IReadOnlyList<byte[]> keys)
+    {
+        try
         {
-            deletes.Add(new DeleteOp(KeySpan.Single(key), PrevKv: false) { OnlyLease = id });
+            var result = await GrainFactory.GetGrain<ITxnCoordinatorGrain>(0).TxnAsync(LeaseKeyDeletion.Of(id, keys));
+            LogLeaseKeysDeleted(result.Responses.Sum(r => ((DeleteOpResult)r).Deleted), id, result.Revision);
+            LeaseEnded();
         }
-        var result = await GrainFactory.GetGrain<ITxnCoordinatorGrain>(0).TxnAsync(new TxnRequest([], deletes, []));
-        LogLeaseKeysDeleted(result.Responses.Sum(r => ((DeleteOpResult)r).Deleted), id, result.Revision);
+        catch (Exception failure)
+        {
+            LeaseEndFailed(failure, id);
+        }
+        finally
+        {
+            _lessor.LeaveKeys(id, Now + KeysLeftToDeletion);
+        }
     }
 
     /// <summary>A fenced lease write to the store; any failure of it is the store's unavailability.</summary>
@@ -190,7 +195,7 @@ internal sealed partial class RevisionSequencerGrain
     [LoggerMessage(EventId = 2153, Level = LogLevel.Information, Message = "Deleted {Keys} keys of ended lease {LeaseId} at revision {Revision}")]
     private partial void LogLeaseKeysDeleted(long keys, long leaseId, long revision);
 
-    [LoggerMessage(EventId = 2154, Level = LogLevel.Warning, Message = "Ending lease {LeaseId} failed ({Unlogged} more lease endings failed since the last such line); the next expiry check tries again, and the lease's keys stay until one succeeds. If this repeats, check that the store is reachable")]
+    [LoggerMessage(EventId = 2154, Level = LogLevel.Warning, Message = "Ending lease {LeaseId} or deleting its keys failed ({Unlogged} more such failures since the last such line); the expiry check tries again, at once for an expiry and 5 s later for a deletion, and the lease's keys stay until one succeeds. If this repeats, check that the store is reachable")]
     private partial void LogLeaseEndFailed(Exception exception, long leaseId, int unlogged);
 
     [LoggerMessage(EventId = 2155, Level = LogLevel.Information, Message = "Leases end again after {Failures} failed attempts")]

@@ -82,7 +82,7 @@ public sealed class LessorTests
     }
 
     [Fact]
-    public void AnEndedLeaseDrainsItsKeys_ThenLeavesThemAsOrphans_AndItsIdStaysTakenUntilTheyAreGone()
+    public void AnEndedLeaseLeavesItsKeysToTheirDeletionUntilTheTimeSet_ThenTheyAreOrphans_AndItsIdStaysTakenUntilTheyAreGone()
     {
         var lessor = new Lessor();
         lessor.Grant(1, 60, T0);
@@ -92,14 +92,43 @@ public sealed class LessorTests
         Assert.False(lessor.End(1));
         Assert.False(lessor.IsLive(1));
         Assert.True(lessor.IsTaken(1));
-        Assert.Empty(lessor.Orphaned());
-        lessor.Drained(1);
-        Assert.Equal([1L], lessor.Orphaned());
+        Assert.Empty(lessor.Orphaned(T0 + TimeSpan.FromDays(1)));
+        lessor.LeaveKeys(1, T0 + TimeSpan.FromSeconds(5));
+        Assert.Empty(lessor.Orphaned(T0 + TimeSpan.FromSeconds(4)));
+        Assert.Equal([1L], lessor.Orphaned(T0 + TimeSpan.FromSeconds(5)));
 
         lessor.Track([Tombstone("a"), Tombstone("b")]);
 
-        Assert.Empty(lessor.Orphaned());
+        Assert.Empty(lessor.Orphaned(T0 + TimeSpan.FromSeconds(5)));
         Assert.False(lessor.IsTaken(1));
+    }
+
+    [Fact]
+    public void KeysPutWithALeaseBeforeItEndedAreLeftToTheDeletionSetOnceThoseWritesCommitted()
+    {
+        var lessor = new Lessor();
+        lessor.Grant(1, 60, T0);
+
+        Assert.True(lessor.End(1));
+        lessor.Track([Put("a", 1)]);
+        Assert.Empty(lessor.Orphaned(T0));
+        lessor.LeaveKeys(1, T0 + TimeSpan.FromSeconds(5));
+
+        Assert.Empty(lessor.Orphaned(T0));
+        Assert.Equal([1L], lessor.Orphaned(T0 + TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public void AnEndedLeaseWithoutKeysLeavesNothingBehind()
+    {
+        var lessor = new Lessor();
+        lessor.Grant(1, 60, T0);
+
+        Assert.True(lessor.End(1));
+        lessor.LeaveKeys(1, T0 + TimeSpan.FromSeconds(5));
+        lessor.Track([Put("a", 1)]);
+
+        Assert.Equal([1L], lessor.Orphaned(T0));
     }
 
     [Fact]
@@ -115,7 +144,7 @@ public sealed class LessorTests
         Assert.Equal((60L, 60L), lessor.TimeToLive(1, T0));
         Assert.Equal((2L, 2L), lessor.TimeToLive(2, T0));
         Assert.Equal(["a"], KeysOf(lessor, 1));
-        Assert.Equal([9L], lessor.Orphaned());
+        Assert.Equal([9L], lessor.Orphaned(T0));
         Assert.Equal(["b", "c"], KeysOf(lessor, 9));
         Assert.True(lessor.IsTaken(9));
         Assert.NotEqual(0, lessor.NewId());
