@@ -20,6 +20,9 @@
 # needs about four such rounds before its runtime has compiled the whole request path at the optimizing tier),
 # TOOL (etcd, or kubebrain-bench: the same servers driven by the project's own tool, Tests/Benchmarks, with etcd's
 # workloads and the Kubernetes-shaped ones; BENCH is then not needed).
+# With etcd's tool, each row also gives the CPU seconds a measured run took, averaged over the rounds: the server
+# process's (from /proc; with STORAGE=postgres, KubeBrain's includes its PostgreSQL cluster's processes) and the
+# benchmark client's, which shares the same cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOL=${TOOL:-etcd}
@@ -103,8 +106,25 @@ for _ in $(seq 1 "$SERVER_WARMUP"); do
     rate "127.0.0.1:$port" put --key-size=8 --sequential-keys --key-space-size="$TOTAL" --total="$TOTAL" --val-size=256 >/dev/null
   done
 done
-echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd |"
-echo "|---|---:|---:|---:|"
+ticks_per_second=$(getconf CLK_TCK)
+server_ticks() { # server pid → the CPU clock ticks it used, with its PostgreSQL cluster's (postmaster, exited and live backends)
+  local pids=("$1")
+  if [ "$1" = "$kb_pid" ] && [ "$STORAGE" = postgres ]; then
+    local postmaster
+    postmaster=$(head -n 1 "$work/pg/data/postmaster.pid")
+    pids+=("$postmaster" $(pgrep -P "$postmaster"))
+  fi
+  for p in "${pids[@]}"; do cat "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 + $16 + $17 } END { print t }'
+}
+measured() { # server pid, endpoint, workload args... → "requests/s server-CPU-s client-CPU-s" of one run
+  local before after
+  before=$(server_ticks "$1")
+  { TIMEFORMAT='%U %S'; time rate "${@:2}" >"$work/rate"; } 2>"$work/client-cpu"
+  after=$(server_ticks "$1")
+  awk -v r="$(cat "$work/rate")" -v s="$(( after - before ))" -v hz="$ticks_per_second" '{ printf "%s %.2f %.2f", r, s / hz, $1 + $2 }' "$work/client-cpu"
+}
+echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd | CPU s per run, KubeBrain: server + client | etcd: server + client |"
+echo "|---|---:|---:|---:|---:|---:|"
 for w in "${workloads[@]}"; do
   name=${w%%|*}
   read -r -a args <<<"${w#*|}"
@@ -114,13 +134,16 @@ for w in "${workloads[@]}"; do
     rate "127.0.0.1:$etcd_port" "${args[@]}" >/dev/null
   done
   for _ in $(seq 1 "$ROUNDS"); do
-    kb+=("$(rate "127.0.0.1:$kb_port" "${args[@]}")")
-    et+=("$(rate "127.0.0.1:$etcd_port" "${args[@]}")")
+    kb+=("$(measured "$kb_pid" "127.0.0.1:$kb_port" "${args[@]}")")
+    et+=("$(measured "$etcd_pid" "127.0.0.1:$etcd_port" "${args[@]}")")
   done
   awk -v name="$name" -v kb="${kb[*]}" -v et="${et[*]}" 'BEGIN {
-    n = split(kb, k, " "); split(et, e, " ");
-    for (i = 1; i <= n; i++) { ks += k[i]; es += e[i] }
-    printf "| %s | %.0f | %.0f | %.2f× |\n", name, ks / n, es / n, ks / es }'
+    n = split(kb, k, " ") / 3; split(et, e, " ");
+    for (i = 0; i < n; i++) {
+      kr += k[3 * i + 1]; ks += k[3 * i + 2]; kc += k[3 * i + 3]
+      er += e[3 * i + 1]; es += e[3 * i + 2]; ec += e[3 * i + 3]
+    }
+    printf "| %s | %.0f | %.0f | %.2f× | %.2f + %.2f | %.2f + %.2f |\n", name, kr / n, er / n, kr / er, ks / n, kc / n, es / n, ec / n }'
 done
 
 latency() { # endpoint → "p50 p99" of put→event latency in ms

@@ -19,7 +19,13 @@ namespace KubeBrain.EtcdFrontend.Watch;
 internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
 {
     private const int QueueCapacity = 8192;
-    private const int Round = 8192;
+    /// <summary>
+    /// The most deliveries (a watcher's revision, or a control response) one round of the send loop takes. A round
+    /// holds references to encoded events, not copies (about 1 MiB at most), and a stream that fell behind merges up
+    /// to this many over its watchers: 655 revisions each for 100 watchers, so a client reading more slowly than
+    /// revisions arrive gets fewer, larger responses, as etcd batches a slow watcher's events.
+    /// </summary>
+    private const int Round = 65536;
     private const int MergeEvents = 1000;
     private const int MergeBytes = 1024 * 1024;
 
