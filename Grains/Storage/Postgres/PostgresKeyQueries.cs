@@ -1,11 +1,23 @@
 namespace KubeBrain.Grains.Storage.Postgres;
 
 /// <summary>
-/// PostgreSQL's reads by key over the log aliased <c>r</c>, driven by its index on (key, revision): the key range
-/// and each row's newer-row probe are both index lookups.
+/// PostgreSQL's reads by key over the log aliased <c>r</c>. The log is not indexed by key, so that an append writes
+/// only at the end of its (revision, sub) key and of each key group it touches, whichever keys it writes; the index on
+/// keys took an insert at a random place per row, most of what PostgreSQL spent per put. It is indexed by
+/// (<see cref="KeyGroup"/>, revision) instead (<see cref="KeyGroups"/>). A read by key finds each key's newest row up
+/// to its revision by sorting the rows it scans by key: those of the span's key group when the span lies in one (a
+/// Kubernetes resource), else the whole log. Such reads are rare: a key range's load when it activates, reads of
+/// history from before that load, the key count when the sequencer activates, and the leased keys when it restores
+/// leases (<see cref="LeasedKeys"/>); everything else is answered from the key ranges' memory.
 /// </summary>
 internal static class PostgresKeyQueries
 {
+    /// <summary>
+    /// A key's group, exactly as the index <c>kv_log_key_group</c> is made (migration 0003), so that reads that name
+    /// it use the index.
+    /// </summary>
+    public static readonly string KeyGroup = KeyGroupOf("r.key");
+
     /// <summary>
     /// The values of the rows named by the arrays <c>@revisions</c> and <c>@keys</c>, read pairwise, as (position from
     /// 1, value); a pair without a row is left out.
@@ -16,33 +28,63 @@ internal static class PostgresKeyQueries
         JOIN kv_log AS r ON r.revision = w.revision AND r.key = w.key
         """;
 
-    /// <summary>The newest row of every key, where it is live and carries a lease, as (lease, key) in key order.</summary>
-    public const string LeasedKeys =
-        """
-        SELECT r.lease, r.key FROM kv_log AS r
-        WHERE r.lease <> 0 AND NOT r.tombstone
-        AND NOT EXISTS (SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision)
-        ORDER BY r.key
+    /// <summary>
+    /// The newest row of every key, where it is live and carries a lease, as (lease, key) in key order. Only the key
+    /// groups that hold a row attaching a lease (found through the partial index <c>kv_log_leased</c>) are read: in
+    /// Kubernetes, leases and events, not pods.
+    /// </summary>
+    public static readonly string LeasedKeys =
+        $"""
+        SELECT n.lease, n.key FROM (
+            SELECT DISTINCT ON (r.key) r.key, r.lease, r.tombstone FROM kv_log AS r
+            WHERE {KeyGroup} IN (SELECT DISTINCT {KeyGroupOf("l.key")} FROM kv_log AS l WHERE l.lease <> 0 AND NOT l.tombstone)
+            ORDER BY r.key, r.revision DESC) AS n
+        WHERE n.lease <> 0 AND NOT n.tombstone
+        ORDER BY n.key
         """;
 
-    private static readonly string[] RangeRowsByShape = SpanShapes.Each(predicate =>
-        $"SELECT r.key, r.create_revision, r.revision, r.version, r.value, r.lease FROM kv_log AS r WHERE {LiveRowsWhere(predicate)} ORDER BY r.key LIMIT @limit");
-
-    private static readonly string[] RangeCountsByShape = SpanShapes.Each(predicate => $"SELECT count(*) FROM kv_log AS r WHERE {LiveRowsWhere(predicate)}");
-
-    /// <summary>The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>; read with <see cref="LogQueries.ReadKeyValue"/>.</summary>
-    public static string RangeRows(int shape) => RangeRowsByShape[shape];
-
-    /// <summary>How many keys of a span shape are live at <c>@revision</c>.</summary>
-    public static string RangeCount(int shape) => RangeCountsByShape[shape];
+    private static readonly string[] RangeRowsByShape = SpanShapes.Each(RangeRowsOf);
+    private static readonly string[] RangeCountsByShape = SpanShapes.Each(RangeCountOf);
+    private static readonly string[] GroupRangeRowsByShape = SpanShapes.Each(predicate => RangeRowsOf(InGroup(predicate)));
+    private static readonly string[] GroupRangeCountsByShape = SpanShapes.Each(predicate => RangeCountOf(InGroup(predicate)));
 
     /// <summary>
-    /// The rows of the span that are live at <c>@revision</c>: not tombstones, and the newest row of their key at
-    /// or below it.
+    /// The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>, read with
+    /// <see cref="LogQueries.ReadKeyValue"/>; <paramref name="inGroup"/> scans only the rows of the key group
+    /// <c>@group</c>, which must hold every key of the span (<see cref="KeyGroups.Of"/>).
     /// </summary>
-    private static string LiveRowsWhere(string keyPredicate) =>
+    public static string RangeRows(int shape, bool inGroup) => (inGroup ? GroupRangeRowsByShape : RangeRowsByShape)[shape];
+
+    /// <summary>How many keys of a span shape are live at <c>@revision</c>; <paramref name="inGroup"/> as for <see cref="RangeRows"/>.</summary>
+    public static string RangeCount(int shape, bool inGroup) => (inGroup ? GroupRangeCountsByShape : RangeCountsByShape)[shape];
+
+    private static string KeyGroupOf(string key) =>
         $"""
-        {keyPredicate} AND r.revision <= @revision AND NOT r.tombstone
-        AND NOT EXISTS (SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision <= @revision)
+        (CASE WHEN substr({key}, 1, 10) = '/registry/'::bytea AND position('/'::bytea IN substr({key}, 11)) > 1
+              THEN substr({key}, 1, 10 + position('/'::bytea IN substr({key}, 11))) ELSE ''::bytea END)
         """;
+
+    private static string InGroup(string keyPredicate) => $"{keyPredicate} AND {KeyGroup} = @group";
+
+    /// <summary>
+    /// The live rows in key order, at most <c>@limit</c>. The newest rows are sorted by key and cut to the limit before
+    /// any value is read; each one's value is then looked up by the primary key, in that order, so the values are not
+    /// sorted.
+    /// </summary>
+    private static string RangeRowsOf(string keyPredicate) =>
+        $"""
+        SELECT v.key, v.create_revision, v.revision, v.version, v.value, v.lease
+        FROM (SELECT n.key, n.revision FROM ({NewestRows(keyPredicate)}) AS n WHERE NOT n.tombstone ORDER BY n.key LIMIT @limit) AS l
+        CROSS JOIN LATERAL (SELECT * FROM kv_log AS v WHERE v.revision = l.revision AND v.key = l.key) AS v
+        ORDER BY l.key
+        """;
+
+    private static string RangeCountOf(string keyPredicate) => $"SELECT count(*) FROM ({NewestRows(keyPredicate)}) AS n WHERE NOT n.tombstone";
+
+    /// <summary>
+    /// The newest row at or below <c>@revision</c> of every key of the span, as (key, revision, tombstone); the rows'
+    /// values stay out of the sorting.
+    /// </summary>
+    private static string NewestRows(string keyPredicate) =>
+        $"SELECT DISTINCT ON (r.key) r.key, r.revision, r.tombstone FROM kv_log AS r WHERE {keyPredicate} AND r.revision <= @revision ORDER BY r.key, r.revision DESC";
 }

@@ -23,12 +23,13 @@ internal static class PostgresLogReader
             return answer;
         }
         var shape = SpanShapes.Of(span);
+        var group = KeyGroups.Of(span);
         if (countOnly)
         {
-            return new RangeResult(KvStatus.Ok, [], await CountAsync(connection, transaction, shape, span, readRevision, cancellationToken), false);
+            return new RangeResult(KvStatus.Ok, [], await CountAsync(connection, transaction, shape, group, span, readRevision, cancellationToken), false);
         }
         var kvs = new List<KeyValue>();
-        await using (var rows = SpanCommand(PostgresKeyQueries.RangeRows(shape), connection, transaction, shape, span, readRevision))
+        await using (var rows = SpanCommand(PostgresKeyQueries.RangeRows(shape, group is not null), connection, transaction, shape, group, span, readRevision))
         {
             rows.Parameters.Add(new NpgsqlParameter("limit", NpgsqlDbType.Bigint) { Value = LogQueries.RowLimit(limit) ?? (object)DBNull.Value });
             await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
@@ -38,7 +39,7 @@ internal static class PostgresLogReader
             }
         }
         return LogQueries.CutToLimit(kvs, limit)
-            ? new RangeResult(KvStatus.Ok, kvs, await CountAsync(connection, transaction, shape, span, readRevision, cancellationToken), true)
+            ? new RangeResult(KvStatus.Ok, kvs, await CountAsync(connection, transaction, shape, group, span, readRevision, cancellationToken), true)
             : new RangeResult(KvStatus.Ok, kvs, kvs.Count, false);
     }
 
@@ -134,19 +135,25 @@ internal static class PostgresLogReader
     }
 
     private static async Task<long> CountAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, int shape, KeySpan span, long revision, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, int shape, byte[]? group, KeySpan span, long revision, CancellationToken cancellationToken)
     {
-        await using var command = SpanCommand(PostgresKeyQueries.RangeCount(shape), connection, transaction, shape, span, revision);
+        await using var command = SpanCommand(PostgresKeyQueries.RangeCount(shape, group is not null), connection, transaction, shape, group, span, revision);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private static NpgsqlCommand SpanCommand(string sql, NpgsqlConnection connection, NpgsqlTransaction transaction, int shape, KeySpan span, long revision)
+    /// <summary>A read of <paramref name="span"/>'s keys at <paramref name="revision"/>, within <paramref name="group"/> when not null.</summary>
+    private static NpgsqlCommand SpanCommand(
+        string sql, NpgsqlConnection connection, NpgsqlTransaction transaction, int shape, byte[]? group, KeySpan span, long revision)
     {
         var command = new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<byte[]>("start", span.Start));
         if (SpanShapes.UsesEnd(shape))
         {
             command.Parameters.Add(new NpgsqlParameter<byte[]>("end", span.End!));
+        }
+        if (group is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter<byte[]>("group", group));
         }
         command.Parameters.Add(new NpgsqlParameter<long>("revision", revision));
         return command;

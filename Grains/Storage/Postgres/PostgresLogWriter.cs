@@ -228,9 +228,13 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     }
 
     /// <summary>
-    /// Deletes the oldest purgeable rows. Purging oldest first means a row is never deleted while an older row of
-    /// its key that depends on it being there (a tombstone or newer version hiding it) remains. Rows below the
-    /// cursor were already found needed for this compaction revision, so each batch starts where the last ended.
+    /// Deletes the oldest purgeable rows, found from the rows that make them so: every row below the compaction
+    /// revision makes the version it replaced purgeable (its prev_revision, looked up by the primary key), and a
+    /// tombstone below it is purgeable itself, after that version. The rows with work left are taken in (revision,
+    /// sub) order and their removals, older first, cut to <paramref name="maxRows"/>, so a version is always deleted
+    /// before anything newer of its key that hides it, and a batch that stops inside a tombstone's pair has deleted
+    /// the older row of the two. No row below the last one deleted has work left for this compaction revision, so
+    /// each batch starts there.
     /// </summary>
     public async Task<int> PurgeAsync(long epoch, int maxRows, CancellationToken cancellationToken)
     {
@@ -261,13 +265,21 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
                 epoch,
                 "Purging",
                 """
-                DELETE FROM kv_log AS k USING (
-                    SELECT r.revision, r.sub FROM kv_log AS r
-                    WHERE r.revision >= $2 AND r.revision < $3 AND EXISTS (SELECT 1 FROM fence)
-                    AND (r.tombstone OR EXISTS (
-                        SELECT 1 FROM kv_log AS n WHERE n.key = r.key AND n.revision > r.revision AND n.revision < $3))
-                    ORDER BY r.revision, r.sub
-                    LIMIT $4) AS d
+                WITH c AS (
+                    SELECT n.revision, n.sub, n.key, n.tombstone, n.prev_revision FROM kv_log AS n
+                    WHERE n.revision >= $2 AND n.revision < $3 AND EXISTS (SELECT 1 FROM fence)
+                    AND (n.tombstone OR EXISTS (SELECT 1 FROM kv_log AS p WHERE p.revision = n.prev_revision AND p.key = n.key))
+                    ORDER BY n.revision, n.sub
+                    LIMIT $4),
+                d AS (
+                    SELECT x.revision, x.sub FROM (
+                        SELECT p.revision, p.sub, c.revision AS by_revision, c.sub AS by_sub, 0 AS step
+                        FROM c JOIN kv_log AS p ON p.revision = c.prev_revision AND p.key = c.key
+                        UNION ALL
+                        SELECT c.revision, c.sub, c.revision, c.sub, 1 FROM c WHERE c.tombstone) AS x
+                    ORDER BY x.by_revision, x.by_sub, x.step
+                    LIMIT $4)
+                DELETE FROM kv_log AS k USING d
                 WHERE k.revision = d.revision AND k.sub = d.sub
                 RETURNING k.revision
                 """,

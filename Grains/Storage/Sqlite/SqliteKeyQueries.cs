@@ -1,11 +1,9 @@
-using KubeBrain.Grains.Interfaces.Model;
-
 namespace KubeBrain.Grains.Storage.Sqlite;
 
 /// <summary>
 /// SQLite's reads by key. The log is not indexed by key, so that an append writes only at the end of the table, of
 /// its (revision, sub) key and of each key group it touches, whichever keys it writes; an index on keys took a page
-/// write per row at a random place. It is indexed by (<see cref="KeyGroup"/>, revision) instead. A read by key finds
+/// write per row at a random place. It is indexed by (<see cref="KeyGroup"/>, revision) instead (<see cref="KeyGroups"/>). A read by key finds
 /// each key's newest row up to its revision by grouping the rows it scans: those of the span's key group when the
 /// span lies in one (a Kubernetes resource, <c>/registry/&lt;segment&gt;/</c>), else the whole log. Such reads are
 /// rare: a key range's load when it activates, reads of history from before that load, the key count when the
@@ -15,9 +13,8 @@ namespace KubeBrain.Grains.Storage.Sqlite;
 internal static class SqliteKeyQueries
 {
     /// <summary>
-    /// A key's group, exactly as the index <c>kv_log_key_group</c> is made (migration 0003), so that reads that name
-    /// it use the index: <c>/registry/&lt;segment&gt;/</c> for a key with that prefix and a segment of at least one
-    /// byte, else the empty blob.
+    /// A key's group (<see cref="KeyGroups"/>), exactly as the index <c>kv_log_key_group</c> is made (migration 0003),
+    /// so that reads that name it use the index.
     /// </summary>
     public const string KeyGroup =
         """
@@ -37,8 +34,6 @@ internal static class SqliteKeyQueries
         ORDER BY n.key
         """;
 
-    private static readonly byte[] RegistryPrefix = "/registry/"u8.ToArray();
-
     private static readonly string[] RangeRowsByShape = SpanShapes.Each(RangeRowsOf);
     private static readonly string[] RangeCountsByShape = SpanShapes.Each(RangeCountOf);
     private static readonly string[] GroupRangeRowsByShape = SpanShapes.Each(predicate => RangeRowsOf(InGroup(predicate)));
@@ -47,45 +42,12 @@ internal static class SqliteKeyQueries
     /// <summary>
     /// The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>, read with
     /// <see cref="LogQueries.ReadKeyValue"/>; <paramref name="inGroup"/> scans only the rows of the key group
-    /// <c>@group</c>, which must hold every key of the span (<see cref="GroupOf"/>).
+    /// <c>@group</c>, which must hold every key of the span (<see cref="KeyGroups.Of"/>).
     /// </summary>
     public static string RangeRows(int shape, bool inGroup) => (inGroup ? GroupRangeRowsByShape : RangeRowsByShape)[shape];
 
     /// <summary>How many keys of a span shape are live at <c>@revision</c>; <paramref name="inGroup"/> as for <see cref="RangeRows"/>.</summary>
     public static string RangeCount(int shape, bool inGroup) => (inGroup ? GroupRangeCountsByShape : RangeCountsByShape)[shape];
-
-    /// <summary>
-    /// The key group every key of <paramref name="span"/> belongs to, by <see cref="KeyGroup"/>'s rule (any segment
-    /// bytes, where <c>KeyRouter</c>'s ranges take printable ASCII only); null when its keys may belong to several.
-    /// A single key has its own group, empty or not. A non-empty group <c>G</c> ends in '/' and holds every key from
-    /// <c>G</c> up to, not including, <c>G</c> with that last '/' made '0'; the empty group holds keys on both sides
-    /// of the registry, so an interval is never known to lie in it.
-    /// </summary>
-    public static byte[]? GroupOf(KeySpan span)
-    {
-        var group = GroupOfKey(span.Start);
-        if (span.IsSingle)
-        {
-            return group;
-        }
-        if (group.Length == 0 || span.IsUnbounded)
-        {
-            return null;
-        }
-        var groupEnd = group.ToArray();
-        groupEnd[^1]++;
-        return span.End.AsSpan().SequenceCompareTo(groupEnd) <= 0 ? group : null;
-    }
-
-    private static byte[] GroupOfKey(ReadOnlySpan<byte> key)
-    {
-        if (!key.StartsWith(RegistryPrefix))
-        {
-            return [];
-        }
-        var slash = key[RegistryPrefix.Length..].IndexOf((byte)'/');
-        return slash < 1 ? [] : key[..(RegistryPrefix.Length + slash + 1)].ToArray();
-    }
 
     private static string InGroup(string keyPredicate) => $"{keyPredicate} AND {KeyGroup} = @group";
 

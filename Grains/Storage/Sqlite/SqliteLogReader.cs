@@ -63,7 +63,7 @@ internal sealed class SqliteLogReader : IDisposable
             return answer;
         }
         var shape = SpanShapes.Of(span);
-        var group = SqliteKeyQueries.GroupOf(span);
+        var group = KeyGroups.Of(span);
         if (countOnly)
         {
             return new RangeResult(KvStatus.Ok, [], Count(transaction, shape, span, group, readRevision), false);

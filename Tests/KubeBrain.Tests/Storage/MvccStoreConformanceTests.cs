@@ -852,6 +852,59 @@ public abstract class MvccStoreConformanceTests : IAsyncLifetime
     }
 
     /// <summary>Each leased key as "lease hex-key".</summary>
+    /// <summary>
+    /// Reads of registry keys, of every span shape, at every third revision: the SQL stores search one key group's
+    /// rows when the span lies in it (<see cref="KeyGroups"/>) and the whole log otherwise, at its edges too.
+    /// </summary>
+    [Fact]
+    public async Task ReadsOfRegistryKeysMatchTheModelWhetherTheySearchOneKeyGroupOrTheLog()
+    {
+        string[] keys =
+        [
+            "/registry/pods/ns1/a", "/registry/pods/ns1/b", "/registry/pods/ns2/a", "/registry/pods", "/registry/pods0",
+            "/registry/podsx/a", "/registry//x", "/registry/", "/registry/p\u00f6/x", "/registry/events/ns/e", "/other", "/zeta",
+        ];
+        var random = new Random(7);
+        for (var revision = 0; revision < 40; revision++)
+        {
+            Log.Revision();
+            foreach (var key in keys.OrderBy(_ => random.Next()).Take(random.Next(1, 4)))
+            {
+                if (Log.IsLive(key) && random.Next(3) == 0)
+                {
+                    Log.Delete(key);
+                }
+                else
+                {
+                    Log.Put(key, $"{key}@{Log.CurrentRevision}");
+                }
+            }
+        }
+        await AppendLogAsync();
+        KeySpan[] spans =
+        [
+            Interval("/registry/pods/", "/registry/pods0"), Interval("/registry/pods/ns1/", "/registry/pods/ns10"),
+            Interval("/registry/pods/ns1/b", "/registry/pods/ns2/b"), Interval("/registry/pods/", "/registry/pods1"),
+            Interval("/registry/pods/", ""), Interval("/registry/", "/registry0"), Interval("/registry//", "/registry/0"),
+            Interval("/registry/p\u00f6/", "/registry/p\u00f60"), Interval("", ""), Interval("", "/registry/"),
+            Interval("/o", "/registry/"), Interval("/registry0", ""), Interval("/registry", "/registry0"),
+            .. keys.Select(key => KeySpan.Single(LogModel.Bytes(key))),
+        ];
+
+        foreach (var span in spans)
+        {
+            for (var revision = 2L; revision <= Log.CurrentRevision; revision += 3)
+            {
+                await AssertReadMatchesModelAsync(span, revision);
+                Assert.Equal(Log.LiveAt(span, revision).Count, (await ReadAsync(span, revision, countOnly: true)).Count);
+                var limited = await ReadAsync(span, revision, limit: 1);
+                Assert.Equal(Log.LiveAt(span, revision).Take(1).Select(kv => kv.ModRevision), limited.Kvs.Select(kv => kv.ModRevision));
+            }
+        }
+    }
+
+    protected static KeySpan Interval(string start, string end) => new(LogModel.Bytes(start), LogModel.Bytes(end));
+
     protected static List<string> ShowLeased(IEnumerable<LeasedKey> keys) => [.. keys.Select(k => $"{k.Lease} {Show.Hex(k.Key)}")];
 
     /// <summary>

@@ -3,12 +3,21 @@ using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.Postgres;
 using KubeBrain.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
 using Xunit;
 
 namespace KubeBrain.Tests.Storage;
 
 public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
 {
+    /// <summary>
+    /// The log's indexes: its (revision, sub) key and (key group, revision), where an append adds at the end of each
+    /// (an index on keys took an insert at a random place per row), and the rows that attach a lease.
+    /// </summary>
+    private const string IndexesOfTheLog = "SELECT indexname FROM pg_indexes WHERE tablename = 'kv_log' ORDER BY indexname";
+
+    private static readonly List<string> LogIndexes = ["kv_log_key_group", "kv_log_leased", "kv_log_pkey"];
+
     private readonly TestDatabase _database = SharedPostgres.CreateDatabase();
 
     protected override IMvccStore CreateStore() =>
@@ -33,5 +42,74 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
         Assert.Equal("/a", System.Text.Encoding.UTF8.GetString((await other.RangeAsync(new KeySpan([], []), 0, 0, false, None)).Kvs.Single().Key));
         Assert.Equal(2, (await other.ReadRevisionsAsync(1, 10, None)).Rows.Single().Revision);
         await Assert.ThrowsAsync<InvalidOperationException>(() => other.ClaimRangeAsync(1, "default", None));
+    }
+
+    [Fact]
+    public async Task TheLogIsIndexedByKeyGroup_AndAReadOfOneGroupSearchesThatIndex()
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync();
+        Assert.Equal(LogIndexes, await QueryAsync(connection, IndexesOfTheLog));
+
+        await QueryAsync(connection, "SET enable_seqscan = off");
+        var span = Interval("/registry/pods/", "/registry/pods0");
+        await using var explain = new NpgsqlCommand("EXPLAIN " + PostgresKeyQueries.RangeRows(SpanShapes.Of(span), inGroup: true), connection)
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<byte[]>("start", span.Start),
+                new NpgsqlParameter<byte[]>("end", span.End!),
+                new NpgsqlParameter<byte[]>("group", KeyGroups.Of(span)!),
+                new NpgsqlParameter<long>("revision", 5),
+                new NpgsqlParameter<long>("limit", 10),
+            },
+        };
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Contains(plan, line => line.Contains("kv_log_key_group", StringComparison.Ordinal));
+    }
+
+    /// <summary>A database at schema version 2, indexed by key, gets the key-group index, and its history reads the same.</summary>
+    [Fact]
+    public async Task AVersion2SchemaIsMigratedAndKeepsItsHistory()
+    {
+        await WriteRandomHistoryAsync(seed: 5, revisions: 20);
+        var before = await ReadEverythingFromAsync(0);
+        await using (var connection = new NpgsqlConnection(_database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await QueryAsync(connection, "DROP INDEX kv_log_key_group");
+            await QueryAsync(connection, "CREATE INDEX kv_log_key_revision ON kv_log (key, revision DESC)");
+            await QueryAsync(connection, "DELETE FROM schema_migrations WHERE version > 2");
+        }
+
+        Assert.Equal(["0003_index_log_by_key_group"], await ((PostgresMvccStore)NewStore()).MigrateAsync(None));
+        await ReopenAsync();
+
+        await using (var connection = new NpgsqlConnection(_database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            Assert.Equal(LogIndexes, await QueryAsync(connection, IndexesOfTheLog));
+        }
+        Assert.Equal(before, await ReadEverythingFromAsync(0));
+    }
+
+    private static async Task<List<string>> QueryAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetString(0));
+        }
+        return rows;
     }
 }

@@ -1,4 +1,3 @@
-using KubeBrain.Grains.Interfaces.Model;
 using KubeBrain.Grains.Storage;
 using KubeBrain.Grains.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
@@ -89,70 +88,6 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
     }
 
     [Fact]
-    public async Task ReadsOfRegistryKeysMatchTheModelWhetherTheySearchOneKeyGroupOrTheLog()
-    {
-        string[] keys =
-        [
-            "/registry/pods/ns1/a", "/registry/pods/ns1/b", "/registry/pods/ns2/a", "/registry/pods", "/registry/pods0",
-            "/registry/podsx/a", "/registry//x", "/registry/", "/registry/p\u00f6/x", "/registry/events/ns/e", "/other",
-        ];
-        var random = new Random(7);
-        for (var revision = 0; revision < 40; revision++)
-        {
-            Log.Revision();
-            foreach (var key in keys.OrderBy(_ => random.Next()).Take(random.Next(1, 4)))
-            {
-                if (Log.IsLive(key) && random.Next(3) == 0)
-                {
-                    Log.Delete(key);
-                }
-                else
-                {
-                    Log.Put(key, $"{key}@{Log.CurrentRevision}");
-                }
-            }
-        }
-        await AppendLogAsync();
-        KeySpan[] spans =
-        [
-            Interval("/registry/pods/", "/registry/pods0"), Interval("/registry/pods/ns1/", "/registry/pods/ns10"),
-            Interval("/registry/pods/ns1/b", "/registry/pods/ns2/b"), Interval("/registry/pods/", "/registry/pods1"),
-            Interval("/registry/pods/", ""), Interval("/registry/", "/registry0"), Interval("/registry//", "/registry/0"),
-            Interval("/registry/p\u00f6/", "/registry/p\u00f60"), Interval("", ""),
-            .. keys.Select(key => KeySpan.Single(LogModel.Bytes(key))),
-        ];
-
-        foreach (var span in spans)
-        {
-            for (var revision = 2L; revision <= Log.CurrentRevision; revision += 3)
-            {
-                await AssertReadMatchesModelAsync(span, revision);
-                Assert.Equal(Log.LiveAt(span, revision).Count, (await ReadAsync(span, revision, countOnly: true)).Count);
-                var limited = await ReadAsync(span, revision, limit: 1);
-                Assert.Equal(Log.LiveAt(span, revision).Take(1).Select(kv => kv.ModRevision), limited.Kvs.Select(kv => kv.ModRevision));
-            }
-        }
-    }
-
-    [Theory]
-    [InlineData("/registry/pods/ns/a", null, "/registry/pods/")]
-    [InlineData("/registry/pods/", "/registry/pods0", "/registry/pods/")]
-    [InlineData("/registry/pods/ns/", "/registry/pods/nt", "/registry/pods/")]
-    [InlineData("/registry/pods/", "/registry/pods1", null)]
-    [InlineData("/registry/pods/", "", null)]
-    [InlineData("/registry/pods", null, "")]
-    [InlineData("/registry//x", null, "")]
-    [InlineData("/registry/", "/registry0", null)]
-    [InlineData("/other/a", null, "")]
-    [InlineData("/other/a", "/other/b", null)]
-    public void ASpanHasAKeyGroupWhenAllItsKeysShareOne(string start, string? end, string? expected)
-    {
-        var span = new KeySpan(LogModel.Bytes(start), end is null ? null : LogModel.Bytes(end));
-
-        Assert.Equal(expected, SqliteKeyQueries.GroupOf(span) is { } group ? System.Text.Encoding.UTF8.GetString(group) : null);
-    }
-
-    [Fact]
     public async Task AReadOfOneKeyGroupSearchesTheGroupIndex()
     {
         await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
@@ -186,7 +121,6 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
             await QueryAsync(connection, "SELECT typeof(key) || ' ' || typeof(value) FROM kv_log ORDER BY revision, sub"));
     }
 
-    private static KeySpan Interval(string start, string end) => new(LogModel.Bytes(start), LogModel.Bytes(end));
 
     private static async Task<List<string>> QueryAsync(SqliteConnection connection, string sql)
     {
