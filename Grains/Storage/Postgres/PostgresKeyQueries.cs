@@ -43,28 +43,14 @@ internal static class PostgresKeyQueries
         ORDER BY n.key
         """;
 
-    private static readonly string[] RangeRowsByShape = SpanShapes.Each(RangeRowsOf);
-    private static readonly string[] RangeCountsByShape = SpanShapes.Each(RangeCountOf);
-    private static readonly string[] GroupRangeRowsByShape = SpanShapes.Each(predicate => RangeRowsOf(InGroup(predicate)));
-    private static readonly string[] GroupRangeCountsByShape = SpanShapes.Each(predicate => RangeCountOf(InGroup(predicate)));
-
-    /// <summary>
-    /// The live key-values of a span shape at <c>@revision</c>, in key order, at most <c>@limit</c>, read with
-    /// <see cref="LogQueries.ReadKeyValue"/>; <paramref name="inGroup"/> scans only the rows of the key group
-    /// <c>@group</c>, which must hold every key of the span (<see cref="KeyGroups.Of"/>).
-    /// </summary>
-    public static string RangeRows(int shape, bool inGroup) => (inGroup ? GroupRangeRowsByShape : RangeRowsByShape)[shape];
-
-    /// <summary>How many keys of a span shape are live at <c>@revision</c>; <paramref name="inGroup"/> as for <see cref="RangeRows"/>.</summary>
-    public static string RangeCount(int shape, bool inGroup) => (inGroup ? GroupRangeCountsByShape : RangeCountsByShape)[shape];
+    /// <summary>The reads of a span's live keys and of their count.</summary>
+    public static readonly SpanQueries Spans = new(RangeRowsOf, RangeCountOf, KeyGroup);
 
     private static string KeyGroupOf(string key) =>
         $"""
         (CASE WHEN substr({key}, 1, 10) = '/registry/'::bytea AND position('/'::bytea IN substr({key}, 11)) > 1
               THEN substr({key}, 1, 10 + position('/'::bytea IN substr({key}, 11))) ELSE ''::bytea END)
         """;
-
-    private static string InGroup(string keyPredicate) => $"{keyPredicate} AND {KeyGroup} = @group";
 
     /// <summary>
     /// The live rows in key order, at most <c>@limit</c>. The newest rows are sorted by key and cut to the limit before

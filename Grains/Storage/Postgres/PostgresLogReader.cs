@@ -29,7 +29,7 @@ internal static class PostgresLogReader
             return new RangeResult(KvStatus.Ok, [], await CountAsync(connection, transaction, shape, group, span, readRevision, cancellationToken), false);
         }
         var kvs = new List<KeyValue>();
-        await using (var rows = SpanCommand(PostgresKeyQueries.RangeRows(shape, group is not null), connection, transaction, shape, group, span, readRevision))
+        await using (var rows = SpanCommand(PostgresKeyQueries.Spans.Rows(shape, group is not null), connection, transaction, shape, group, span, readRevision))
         {
             rows.Parameters.Add(new NpgsqlParameter("limit", NpgsqlDbType.Bigint) { Value = LogQueries.RowLimit(limit) ?? (object)DBNull.Value });
             await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
@@ -137,7 +137,7 @@ internal static class PostgresLogReader
     private static async Task<long> CountAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, int shape, byte[]? group, KeySpan span, long revision, CancellationToken cancellationToken)
     {
-        await using var command = SpanCommand(PostgresKeyQueries.RangeCount(shape, group is not null), connection, transaction, shape, group, span, revision);
+        await using var command = SpanCommand(PostgresKeyQueries.Spans.Count(shape, group is not null), connection, transaction, shape, group, span, revision);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 

@@ -32,10 +32,10 @@ internal sealed class SqliteLogReader : IDisposable
         _size = SqliteCommands.Create(connection, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
         _listLeases = SqliteCommands.Create(connection, "SELECT id, ttl, remaining_ttl FROM leases ORDER BY id");
         _leasedKeys = SqliteCommands.Create(connection, SqliteKeyQueries.LeasedKeys);
-        _rangeRows = RangeCommands(connection, shape => SqliteKeyQueries.RangeRows(shape, inGroup: false));
-        _rangeCounts = RangeCommands(connection, shape => SqliteKeyQueries.RangeCount(shape, inGroup: false));
-        _groupRangeRows = RangeCommands(connection, shape => SqliteKeyQueries.RangeRows(shape, inGroup: true));
-        _groupRangeCounts = RangeCommands(connection, shape => SqliteKeyQueries.RangeCount(shape, inGroup: true));
+        _rangeRows = RangeCommands(connection, shape => SqliteKeyQueries.Spans.Rows(shape, inGroup: false));
+        _rangeCounts = RangeCommands(connection, shape => SqliteKeyQueries.Spans.Count(shape, inGroup: false));
+        _groupRangeRows = RangeCommands(connection, shape => SqliteKeyQueries.Spans.Rows(shape, inGroup: true));
+        _groupRangeCounts = RangeCommands(connection, shape => SqliteKeyQueries.Spans.Count(shape, inGroup: true));
     }
 
     public static SqliteLogReader Open(string path)

@@ -234,6 +234,21 @@ public sealed class TestDatabase : IDisposable
 
     public void Dispose() => Execute($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)");
 
+    /// <summary>Runs <paramref name="sql"/> in this database and returns the first column of its rows, as text.</summary>
+    public async Task<List<string>> QueryAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetString(0));
+        }
+        return rows;
+    }
+
     /// <summary>Runs <paramref name="sql"/> on a connection of its own: a pooled one may be dead after a restart.</summary>
     private void Execute(string sql)
     {

@@ -47,13 +47,12 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
     [Fact]
     public async Task TheLogIsIndexedByKeyGroup_AndAReadOfOneGroupSearchesThatIndex()
     {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
-        await connection.OpenAsync();
-        Assert.Equal(LogIndexes, await QueryAsync(connection, IndexesOfTheLog));
+        Assert.Equal(LogIndexes, await _database.QueryAsync(IndexesOfTheLog));
 
-        await QueryAsync(connection, "SET enable_seqscan = off");
+        await using var connection = new NpgsqlConnection($"{_database.ConnectionString};Options=-c enable_seqscan=off");
+        await connection.OpenAsync();
         var span = Interval("/registry/pods/", "/registry/pods0");
-        await using var explain = new NpgsqlCommand("EXPLAIN " + PostgresKeyQueries.RangeRows(SpanShapes.Of(span), inGroup: true), connection)
+        await using var explain = new NpgsqlCommand("EXPLAIN " + PostgresKeyQueries.Spans.Rows(SpanShapes.Of(span), inGroup: true), connection)
         {
             Parameters =
             {
@@ -82,34 +81,14 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
     {
         await WriteRandomHistoryAsync(seed: 5, revisions: 20);
         var before = await ReadEverythingFromAsync(0);
-        await using (var connection = new NpgsqlConnection(_database.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await QueryAsync(connection, "DROP INDEX kv_log_key_group");
-            await QueryAsync(connection, "CREATE INDEX kv_log_key_revision ON kv_log (key, revision DESC)");
-            await QueryAsync(connection, "DELETE FROM schema_migrations WHERE version > 2");
-        }
+        await _database.QueryAsync("DROP INDEX kv_log_key_group");
+        await _database.QueryAsync("CREATE INDEX kv_log_key_revision ON kv_log (key, revision DESC)");
+        await _database.QueryAsync("DELETE FROM schema_migrations WHERE version > 2");
 
         Assert.Equal(["0003_index_log_by_key_group"], await ((PostgresMvccStore)NewStore()).MigrateAsync(None));
         await ReopenAsync();
 
-        await using (var connection = new NpgsqlConnection(_database.ConnectionString))
-        {
-            await connection.OpenAsync();
-            Assert.Equal(LogIndexes, await QueryAsync(connection, IndexesOfTheLog));
-        }
+        Assert.Equal(LogIndexes, await _database.QueryAsync(IndexesOfTheLog));
         Assert.Equal(before, await ReadEverythingFromAsync(0));
-    }
-
-    private static async Task<List<string>> QueryAsync(NpgsqlConnection connection, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<string>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(reader.GetString(0));
-        }
-        return rows;
     }
 }

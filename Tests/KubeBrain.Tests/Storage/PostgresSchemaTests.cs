@@ -1,6 +1,5 @@
 using KubeBrain.Grains.Storage.Postgres;
 using KubeBrain.Tests.Infrastructure;
-using Npgsql;
 using Xunit;
 
 namespace KubeBrain.Tests.Storage;
@@ -19,13 +18,13 @@ public sealed class PostgresSchemaTests : IDisposable
         Assert.Equal(Migrations, await PostgresSchema.MigrateAsync(_database.ConnectionString, CancellationToken.None));
         Assert.Empty(await PostgresSchema.MigrateAsync(_database.ConnectionString, CancellationToken.None));
 
-        Assert.Equal(["1 0001_initial", "2 0002_orleans_clustering", "3 0003_index_log_by_key_group"], await QueryAsync("SELECT version || ' ' || name FROM schema_migrations ORDER BY version"));
+        Assert.Equal(["1 0001_initial", "2 0002_orleans_clustering", "3 0003_index_log_by_key_group"], await _database.QueryAsync("SELECT version || ' ' || name FROM schema_migrations ORDER BY version"));
         Assert.Equal(
             ["kv_log", "leases", "meta", "orleansmembershiptable", "orleansmembershipversiontable", "orleansquery", "range_owner", "schema_migrations"],
-            await QueryAsync("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"));
+            await _database.QueryAsync("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"));
         Assert.Equal(
             ["1 1 0 0 0"],
-            await QueryAsync("SELECT concat_ws(' ', id, current_revision, compact_revision, sequencer_epoch, last_batch_id) FROM meta"));
+            await _database.QueryAsync("SELECT concat_ws(' ', id, current_revision, compact_revision, sequencer_epoch, last_batch_id) FROM meta"));
     }
 
     [Fact]
@@ -38,21 +37,7 @@ public sealed class PostgresSchemaTests : IDisposable
         var applied = await Task.WhenAll(migrators);
 
         Assert.Equal(Migrations, applied.SelectMany(names => names).Order(StringComparer.Ordinal));
-        Assert.Equal(["3"], await QueryAsync("SELECT count(*)::text FROM schema_migrations"));
-        Assert.Equal(["1"], await QueryAsync("SELECT count(*)::text FROM meta"));
-    }
-
-    private async Task<List<string>> QueryAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<string>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(reader.GetString(0));
-        }
-        return rows;
+        Assert.Equal(["3"], await _database.QueryAsync("SELECT count(*)::text FROM schema_migrations"));
+        Assert.Equal(["1"], await _database.QueryAsync("SELECT count(*)::text FROM meta"));
     }
 }

@@ -93,7 +93,7 @@ public sealed class SqliteMvccStoreTests : PersistentMvccStoreConformanceTests
         await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "EXPLAIN QUERY PLAN " + SqliteKeyQueries.RangeRows(SpanShapes.Of(Interval("/registry/pods/", "/registry/pods0")), inGroup: true);
+        command.CommandText = "EXPLAIN QUERY PLAN " + SqliteKeyQueries.Spans.Rows(SpanShapes.Of(Interval("/registry/pods/", "/registry/pods0")), inGroup: true);
         foreach (var name in new[] { "@start", "@end", "@group", "@revision", "@limit" })
         {
             command.Parameters.AddWithValue(name, 1);
