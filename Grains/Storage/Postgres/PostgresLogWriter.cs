@@ -46,6 +46,9 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     /// <summary>How long the resolving update waits for the row lock before the old session is ended.</summary>
     private const string ResolveLockTimeout = "2s";
 
+    /// <summary>A batch of no rows, whose append command has the parameter types of every append.</summary>
+    private static readonly CommitBatch NoRows = new(0, 0, 0, 0, []);
+
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
@@ -141,11 +144,25 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
         }
     }
 
+    /// <summary>Prepares the append on a new connection of the pool: the pool's physical connection initializer.</summary>
+    public static void PrepareAppend(NpgsqlConnection connection)
+    {
+        using var command = AppendCommand(connection, NoRows, TimeSpan.Zero);
+        command.Prepare();
+    }
+
+    /// <inheritdoc cref="PrepareAppend"/>
+    public static async Task PrepareAppendAsync(NpgsqlConnection connection)
+    {
+        await using var command = AppendCommand(connection, NoRows, TimeSpan.Zero);
+        await command.PrepareAsync();
+    }
+
     /// <summary>
-    /// Appends the batch in one round trip. A failure before the statement was sent, or an error the server
-    /// answered it with, means nothing was committed: <see cref="StoreUnavailableException"/>. A lost connection
-    /// or a timeout after it was sent leaves the outcome unknown, and <see cref="ResolveAsync"/> finds it out
-    /// before this returns.
+    /// Appends the batch in one round trip, as the statement its connection prepared when it was opened (see
+    /// <see cref="PrepareAppend"/>). A failure before the statement was sent, or an error the server answered it
+    /// with, means nothing was committed: <see cref="StoreUnavailableException"/>. A lost connection or a timeout
+    /// after it was sent leaves the outcome unknown, and <see cref="ResolveAsync"/> finds it out before this returns.
     /// </summary>
     public async Task AppendAsync(CommitBatch batch, CancellationToken cancellationToken)
     {
@@ -166,9 +183,18 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
             Exception? unknown = null;
             await using (connection)
             {
+                await using var command = AppendCommand(connection, batch, _leaseDuration);
                 try
                 {
-                    await using var command = AppendCommand(connection, batch, _leaseDuration);
+                    // Finds the connection's prepared statement, without a round trip.
+                    await command.PrepareAsync(cancellationToken);
+                }
+                catch (Exception failure)
+                {
+                    throw NotCommitted(batch, failure);
+                }
+                try
+                {
                     inserted = await command.ExecuteNonQueryAsync(CancellationToken.None);
                 }
                 catch (Exception failure) when (PostgresFailures.IsStatementError(failure))

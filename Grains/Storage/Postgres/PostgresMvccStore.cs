@@ -21,6 +21,7 @@ namespace KubeBrain.Grains.Storage.Postgres;
 /// </summary>
 public sealed class PostgresMvccStore : IMvccStore
 {
+    private readonly string _connectionString;
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgresLogWriter _writer;
     private volatile bool _migrated;
@@ -34,8 +35,22 @@ public sealed class PostgresMvccStore : IMvccStore
         var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
         builder.ConnectionStringBuilder.MaxPoolSize = options.MaxPoolSize;
         builder.ConnectionStringBuilder.Options = $"{builder.ConnectionStringBuilder.Options} -c synchronous_commit=on".Trim();
-        _dataSource = builder.Build();
+        _connectionString = builder.ConnectionString;
+        _dataSource = CreatePool(builder);
         _writer = new PostgresLogWriter(_dataSource, logger);
+    }
+
+    /// <summary>
+    /// The store's pool. Each new connection prepares the append (so PostgreSQL does not parse and plan it for every
+    /// batch, and no append takes a second round trip to prepare it), and it needs the schema: the migration runs on
+    /// a connection of its own. The store's statements leave no session state behind (their settings are
+    /// transaction-local), so the pool hands connections back without a reset.
+    /// </summary>
+    internal static NpgsqlDataSource CreatePool(NpgsqlDataSourceBuilder builder)
+    {
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
+        builder.UsePhysicalConnectionInitializer(PostgresLogWriter.PrepareAppend, PostgresLogWriter.PrepareAppendAsync);
+        return builder.Build();
     }
 
     /// <summary>
@@ -47,7 +62,7 @@ public sealed class PostgresMvccStore : IMvccStore
     public async Task<IReadOnlyList<string>> MigrateAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var applied = await PostgresSchema.MigrateAsync(_dataSource, cancellationToken);
+        var applied = await PostgresSchema.MigrateAsync(_connectionString, cancellationToken);
         _migrated = true;
         return applied;
     }

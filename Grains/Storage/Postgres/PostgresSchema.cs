@@ -19,11 +19,6 @@ public static class PostgresSchema
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        return await MigrateAsync(dataSource, cancellationToken);
-    }
-
-    internal static async Task<IReadOnlyList<string>> MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
-    {
         var applied = new List<string>();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         foreach (var migration in EmbeddedMigrations.Of("Postgres"))

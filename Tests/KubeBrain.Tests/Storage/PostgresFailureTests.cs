@@ -25,6 +25,13 @@ public sealed class PostgresFailureTests : IDisposable
     private const int ResolveAttemptFailed = 3002;
     private const int Resolved = 3003;
     private const int EndedSession = 3004;
+
+    /// <summary>
+    /// Whether a session sees the reloaded standby setting. The reload is asynchronous: once one session sees it,
+    /// the postmaster has told every session, and each applies it before its next statement.
+    /// </summary>
+    private const string WaitsForTheStandby = "SELECT count(*) FROM pg_settings WHERE name = 'synchronous_standby_names' AND setting = 'nobody'";
+
     private static readonly KeySpan All = new([], []);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     private static readonly CancellationToken None = CancellationToken.None;
@@ -204,6 +211,7 @@ public sealed class PostgresFailureTests : IDisposable
         var (proxy, store) = (proxied.Proxy, proxied.Store);
         var batch = Batch(proxied.Epoch, 1, 2, 2);
         await ExecuteAsync(postgres.ConnectionString, "ALTER SYSTEM SET synchronous_standby_names = 'nobody'", "SELECT pg_reload_conf()");
+        await WaitUntilAsync(async () => await CountAsync(postgres.ConnectionString, WaitsForTheStandby) == 1);
 
         var append = store.AppendAsync(batch, None);
         await WaitUntilAsync(async () => await CountAsync(postgres.ConnectionString, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") == 1);

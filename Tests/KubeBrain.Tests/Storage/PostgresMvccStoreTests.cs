@@ -91,4 +91,33 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
         Assert.Equal(LogIndexes, await _database.QueryAsync(IndexesOfTheLog));
         Assert.Equal(before, await ReadEverythingFromAsync(0));
     }
+
+    /// <summary>
+    /// Every connection of the store's pool prepares the append when it is opened, and appends run as that
+    /// statement: on a pool of one connection, after three appends, one prepared statement inserts into the log
+    /// and it has been run three times; the rows are in the log.
+    /// </summary>
+    [Fact]
+    public async Task AppendsRunAsTheStatementTheirConnectionPrepared()
+    {
+        await Store.ReleaseLeaseAsync(Opened.Epoch, None);
+        await using var pool = PostgresMvccStore.CreatePool(new NpgsqlDataSourceBuilder(_database.ConnectionString) { ConnectionStringBuilder = { MaxPoolSize = 1 } });
+        var writer = new PostgresLogWriter(pool, NullLogger.Instance);
+        var epoch = (await writer.TakeEpochAsync(LeaseDuration, None)).Epoch;
+
+        for (var i = 1; i <= 3; i++)
+        {
+            Log.Revision().Put($"/registry/pods/p{i}", $"{i}");
+            await writer.AppendAsync(Log.TakeBatch(epoch), None);
+        }
+
+        await using (var connection = await pool.OpenConnectionAsync())
+        await using (var prepared = new NpgsqlCommand(
+            "SELECT format('%s statement(s), run %s time(s)', count(*), sum(generic_plans + custom_plans)) FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO kv_log%'",
+            connection))
+        {
+            Assert.Equal("1 statement(s), run 3 time(s)", await prepared.ExecuteScalarAsync());
+        }
+        Assert.Equal(["3"], await _database.QueryAsync("SELECT count(*)::text FROM kv_log WHERE key LIKE '/registry/pods/p%'"));
+    }
 }
