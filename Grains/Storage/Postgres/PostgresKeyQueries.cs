@@ -20,12 +20,14 @@ internal static class PostgresKeyQueries
 
     /// <summary>
     /// The values of the rows named by the arrays <c>@revisions</c> and <c>@keys</c>, read pairwise, as (position from
-    /// 1, value); a pair without a row is left out.
+    /// 1, value); a pair without a row is left out. Each pair is looked up on its own, by the primary key's revision:
+    /// <c>OFFSET 0</c> keeps the planner from turning the lookups into a join, which it may run as a scan of the whole
+    /// log when its statistics are missing or stale (in a new store's first minute, for one).
     /// </summary>
     public const string ReadValues =
         """
         SELECT w.ord, r.value FROM unnest(@revisions, @keys) WITH ORDINALITY AS w(revision, key, ord)
-        JOIN kv_log AS r ON r.revision = w.revision AND r.key = w.key
+        CROSS JOIN LATERAL (SELECT v.value FROM kv_log AS v WHERE v.revision = w.revision AND v.key = w.key OFFSET 0) AS r
         """;
 
     /// <summary>
