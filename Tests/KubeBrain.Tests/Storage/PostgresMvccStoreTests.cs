@@ -95,13 +95,15 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
     /// <summary>
     /// Every connection of the store's pool prepares the append when it is opened, and appends run as that
     /// statement: on a pool of one connection, after three appends, one prepared statement inserts into the log
-    /// and it has been run three times; the rows are in the log.
+    /// and it has been run three times; the rows are in the log. The connection commits synchronously and does not
+    /// compile statements with PostgreSQL's JIT.
     /// </summary>
     [Fact]
     public async Task AppendsRunAsTheStatementTheirConnectionPrepared()
     {
         await Store.ReleaseLeaseAsync(Opened.Epoch, None);
-        await using var pool = PostgresMvccStore.CreatePool(new NpgsqlDataSourceBuilder(_database.ConnectionString) { ConnectionStringBuilder = { MaxPoolSize = 1 } });
+        await using var pool = PostgresMvccStore.CreatePool(
+            PostgresMvccStore.Connections(new PostgresStoreOptions { ConnectionString = _database.ConnectionString, MaxPoolSize = 1 }));
         var writer = new PostgresLogWriter(pool, NullLogger.Instance);
         var epoch = (await writer.TakeEpochAsync(LeaseDuration, None)).Epoch;
 
@@ -117,6 +119,11 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
             connection))
         {
             Assert.Equal("1 statement(s), run 3 time(s)", await prepared.ExecuteScalarAsync());
+        }
+        await using (var connection = await pool.OpenConnectionAsync())
+        await using (var settings = new NpgsqlCommand("SELECT current_setting('synchronous_commit') || ', jit ' || current_setting('jit')", connection))
+        {
+            Assert.Equal("on, jit off", await settings.ExecuteScalarAsync());
         }
         Assert.Equal(["3"], await _database.QueryAsync("SELECT count(*)::text FROM kv_log WHERE key LIKE '/registry/pods/p%'"));
     }
