@@ -43,6 +43,31 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
         RETURNING current_revision, sequencer_epoch
         """;
 
+    /// <summary>
+    /// One purge batch (see <see cref="PurgeAsync"/>), a write under the epoch fence (<see cref="Fenced"/>): $2 where
+    /// it starts looking, $3 the compaction revision, $4 the most rows it deletes.
+    /// </summary>
+    internal const string PurgeSql =
+        """
+        WITH c AS (
+            SELECT n.revision, n.sub, n.key, n.tombstone, n.prev_revision FROM kv_log AS n
+            WHERE n.revision >= $2 AND n.revision < $3 AND EXISTS (SELECT 1 FROM fence)
+            AND (n.tombstone OR EXISTS (SELECT 1 FROM kv_log AS p WHERE p.revision = n.prev_revision AND p.key = n.key OFFSET 0))
+            ORDER BY n.revision, n.sub
+            LIMIT $4),
+        d AS (
+            SELECT x.revision, x.sub FROM (
+                SELECT p.revision, p.sub, c.revision AS by_revision, c.sub AS by_sub, 0 AS step
+                FROM c CROSS JOIN LATERAL (SELECT p.revision, p.sub FROM kv_log AS p WHERE p.revision = c.prev_revision AND p.key = c.key OFFSET 0) AS p
+                UNION ALL
+                SELECT c.revision, c.sub, c.revision, c.sub, 1 FROM c WHERE c.tombstone) AS x
+            ORDER BY x.by_revision, x.by_sub, x.step
+            LIMIT $4)
+        DELETE FROM kv_log AS k USING d
+        WHERE k.revision = d.revision AND k.sub = d.sub
+        RETURNING k.revision
+        """;
+
     /// <summary>How long the resolving update waits for the row lock before the old session is ended.</summary>
     private const string ResolveLockTimeout = "2s";
 
@@ -290,25 +315,7 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
             var (removed, lastRevision) = await FencedWriteAsync(
                 epoch,
                 "Purging",
-                """
-                WITH c AS (
-                    SELECT n.revision, n.sub, n.key, n.tombstone, n.prev_revision FROM kv_log AS n
-                    WHERE n.revision >= $2 AND n.revision < $3 AND EXISTS (SELECT 1 FROM fence)
-                    AND (n.tombstone OR EXISTS (SELECT 1 FROM kv_log AS p WHERE p.revision = n.prev_revision AND p.key = n.key))
-                    ORDER BY n.revision, n.sub
-                    LIMIT $4),
-                d AS (
-                    SELECT x.revision, x.sub FROM (
-                        SELECT p.revision, p.sub, c.revision AS by_revision, c.sub AS by_sub, 0 AS step
-                        FROM c JOIN kv_log AS p ON p.revision = c.prev_revision AND p.key = c.key
-                        UNION ALL
-                        SELECT c.revision, c.sub, c.revision, c.sub, 1 FROM c WHERE c.tombstone) AS x
-                    ORDER BY x.by_revision, x.by_sub, x.step
-                    LIMIT $4)
-                DELETE FROM kv_log AS k USING d
-                WHERE k.revision = d.revision AND k.sub = d.sub
-                RETURNING k.revision
-                """,
+                PurgeSql,
                 cancellationToken,
                 new NpgsqlParameter<long> { TypedValue = _purgeFrom },
                 new NpgsqlParameter<long> { TypedValue = compact },
@@ -365,13 +372,7 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
     private async Task<(long Rows, long Last)> FencedWriteAsync(
         long epoch, string what, string write, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
     {
-        await using var command = dataSource.CreateCommand(
-            $"""
-            WITH fence AS (SELECT 1 FROM meta WHERE id = 1 AND sequencer_epoch = $1 FOR SHARE),
-            written (value) AS (
-            {write})
-            SELECT EXISTS (SELECT 1 FROM fence), count(*), coalesce(max(value), 0) FROM written
-            """);
+        await using var command = dataSource.CreateCommand(Fenced(write));
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
         command.Parameters.AddRange(parameters);
         bool current;
@@ -384,6 +385,18 @@ internal sealed partial class PostgresLogWriter(NpgsqlDataSource dataSource, ILo
         }
         return current ? (rows, last) : throw await RefusedAsync(what, epoch, cancellationToken);
     }
+
+    /// <summary>
+    /// <paramref name="write"/> under the epoch fence ($1), as one statement that returns whether the fence held, the
+    /// rows written and the largest value returned (see <see cref="FencedWriteAsync"/>).
+    /// </summary>
+    internal static string Fenced(string write) =>
+        $"""
+        WITH fence AS (SELECT 1 FROM meta WHERE id = 1 AND sequencer_epoch = $1 FOR SHARE),
+        written (value) AS (
+        {write})
+        SELECT EXISTS (SELECT 1 FROM fence), count(*), coalesce(max(value), 0) FROM written
+        """;
 
     /// <summary>The refusal of <paramref name="what"/> under <paramref name="epoch"/>, naming the stored epoch.</summary>
     private async Task<StoreFencedException> RefusedAsync(string what, long epoch, CancellationToken cancellationToken)
