@@ -57,13 +57,13 @@ internal static class PostgresKeyQueries
     /// <summary>
     /// The live rows in key order, at most <c>@limit</c>. The newest rows are sorted by key and cut to the limit before
     /// any value is read; each one's value is then looked up by the primary key, in that order, so the values are not
-    /// sorted.
+    /// sorted. The lookups sit behind <c>OFFSET 0</c>, as in <see cref="ReadValues"/>.
     /// </summary>
     private static string RangeRowsOf(string keyPredicate) =>
         $"""
         SELECT v.key, v.create_revision, v.revision, v.version, v.value, v.lease
         FROM (SELECT n.key, n.revision FROM ({NewestRows(keyPredicate)}) AS n WHERE NOT n.tombstone ORDER BY n.key LIMIT @limit) AS l
-        CROSS JOIN LATERAL (SELECT * FROM kv_log AS v WHERE v.revision = l.revision AND v.key = l.key) AS v
+        CROSS JOIN LATERAL (SELECT * FROM kv_log AS v WHERE v.revision = l.revision AND v.key = l.key OFFSET 0) AS v
         ORDER BY l.key
         """;
 
