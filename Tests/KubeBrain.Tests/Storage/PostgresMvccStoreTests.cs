@@ -49,15 +49,7 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
     {
         Assert.Equal(LogIndexes, await _database.QueryAsync(IndexesOfTheLog));
 
-        var span = Interval("/registry/pods/", "/registry/pods0");
-        var plan = await ExplainAsync(
-            PostgresKeyQueries.Spans.Rows(SpanShapes.Of(span), inGroup: true),
-            "-c enable_seqscan=off",
-            new NpgsqlParameter<byte[]>("start", span.Start),
-            new NpgsqlParameter<byte[]>("end", span.End!),
-            new NpgsqlParameter<byte[]>("group", KeyGroups.Of(span)!),
-            new NpgsqlParameter<long>("revision", 5),
-            new NpgsqlParameter<long>("limit", 10));
+        var plan = await ExplainReadOfPodsAsync("-c enable_seqscan=off", revision: 5);
 
         Assert.Contains(plan, line => line.Contains("kv_log_key_group", StringComparison.Ordinal));
     }
@@ -165,15 +157,7 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
     {
         await AppendUnanalyzedLogAsync();
 
-        var span = Interval("/registry/pods/", "/registry/pods0");
-        var plan = await ExplainAsync(
-            PostgresKeyQueries.Spans.Rows(SpanShapes.Of(span), inGroup: true),
-            "",
-            new NpgsqlParameter<byte[]>("start", span.Start),
-            new NpgsqlParameter<byte[]>("end", span.End!),
-            new NpgsqlParameter<byte[]>("group", KeyGroups.Of(span)!),
-            new NpgsqlParameter<long>("revision", Log.CurrentRevision),
-            new NpgsqlParameter<long>("limit", 500));
+        var plan = await ExplainReadOfPodsAsync("", Log.CurrentRevision);
 
         Assert.Contains(plan, line => line.Contains("kv_log_key_group", StringComparison.Ordinal));
         Assert.DoesNotContain(plan, line => line.Contains("Seq Scan on kv_log", StringComparison.Ordinal));
@@ -196,6 +180,20 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
             await AppendLogAsync();
         }
         Assert.Equal(["-1"], await _database.QueryAsync("SELECT reltuples::text FROM pg_class WHERE relname = 'kv_log'"));
+    }
+
+    /// <summary>The plan of a page of 500 pods (one key group) at <paramref name="revision"/>.</summary>
+    private Task<List<string>> ExplainReadOfPodsAsync(string options, long revision)
+    {
+        var span = Interval("/registry/pods/", "/registry/pods0");
+        return ExplainAsync(
+            PostgresKeyQueries.Spans.Rows(SpanShapes.Of(span), inGroup: true),
+            options,
+            new NpgsqlParameter<byte[]>("start", span.Start),
+            new NpgsqlParameter<byte[]>("end", span.End!),
+            new NpgsqlParameter<byte[]>("group", KeyGroups.Of(span)!),
+            new NpgsqlParameter<long>("revision", revision),
+            new NpgsqlParameter<long>("limit", 500));
     }
 
     /// <summary>The lines of PostgreSQL's plan for <paramref name="sql"/>, on a connection with <paramref name="options"/>.</summary>
