@@ -64,11 +64,39 @@ public sealed class PostgresMvccStoreTests : PersistentMvccStoreConformanceTests
         await _database.QueryAsync("CREATE INDEX kv_log_key_revision ON kv_log (key, revision DESC)");
         await _database.QueryAsync("DELETE FROM schema_migrations WHERE version > 2");
 
-        Assert.Equal(["0003_index_log_by_key_group"], await ((PostgresMvccStore)NewStore()).MigrateAsync(None));
+        Assert.Equal(["0003_index_log_by_key_group", "0004_keep_rows_inline"], await ((PostgresMvccStore)NewStore()).MigrateAsync(None));
         await ReopenAsync();
 
         Assert.Equal(LogIndexes, await _database.QueryAsync(IndexesOfTheLog));
         Assert.Equal(before, await ReadEverythingFromAsync(0));
+    }
+
+    /// <summary>
+    /// Rows of values up to about 8 KB stay in the log's heap: nothing of 1–7 KiB values, random so that they do not
+    /// compress, reaches the TOAST table; a value of 16 KiB does.
+    /// </summary>
+    [Fact]
+    public async Task RowsOfUpTo8KBStayInTheLog()
+    {
+        var random = new Random(8);
+        for (var size = 1; size <= 7; size++)
+        {
+            var value = new byte[size * 1024];
+            random.NextBytes(value);
+            Log.Revision().Put(LogModel.Bytes($"/registry/configmaps/c{size}"), value);
+        }
+        await AppendLogAsync();
+        const string Toasted = "SELECT (SELECT count(*) FROM pg_class AS t, pg_class AS l WHERE l.relname = 'kv_log' AND t.oid = l.reltoastrelid AND pg_relation_size(t.oid) > 0)::text";
+
+        Assert.Equal(["0"], await _database.QueryAsync(Toasted));
+
+        var large = new byte[16 * 1024];
+        random.NextBytes(large);
+        Log.Revision().Put(LogModel.Bytes("/registry/configmaps/large"), large);
+        await AppendLogAsync();
+
+        Assert.Equal(["1"], await _database.QueryAsync(Toasted));
+        await AssertReadMatchesModelAsync(new KeySpan([], []), Log.CurrentRevision);
     }
 
     /// <summary>
