@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Google.Protobuf;
 using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.Grains.Interfaces.Model;
@@ -17,14 +18,24 @@ internal static partial class ProtoMapping
     {
         if (rangeEnd.IsEmpty)
         {
-            return KeySpan.Single(key.ToByteArray());
+            return KeySpan.Single(Bytes(key));
         }
         if (rangeEnd.Length == 1 && rangeEnd[0] == 0)
         {
-            return new KeySpan(key.ToByteArray(), []);
+            return new KeySpan(Bytes(key), []);
         }
-        return new KeySpan(key.ToByteArray(), rangeEnd.ToByteArray());
+        return new KeySpan(Bytes(key), Bytes(rangeEnd));
     }
+
+    /// <summary>
+    /// A field's bytes as the records hold them, without a copy where the field owns a whole array: a parsed
+    /// request's fields each get an array of their own, which nothing writes to afterwards, and the records are
+    /// immutable too. A value is the largest thing a request carries; copying it doubled what a write allocates.
+    /// </summary>
+    private static byte[] Bytes(ByteString bytes) =>
+        MemoryMarshal.TryGetArray(bytes.Memory, out var whole) && whole is { Array: { } array, Offset: 0 } && whole.Count == array.Length
+            ? array
+            : bytes.ToByteArray();
 
     /// <summary>A watch's keys: as <see cref="ToSpan"/>, with an empty key standing for "\0", the smallest key.</summary>
     public static KeySpan ToWatchSpan(ByteString key, ByteString rangeEnd) =>
@@ -42,7 +53,7 @@ internal static partial class ProtoMapping
         };
 
     public static PutOp ToOp(Rpc.PutRequest request) => new(
-        request.Key.ToByteArray(), request.Value.ToByteArray(), request.Lease, request.PrevKv, request.IgnoreValue, request.IgnoreLease);
+        Bytes(request.Key), Bytes(request.Value), request.Lease, request.PrevKv, request.IgnoreValue, request.IgnoreLease);
 
     public static DeleteOp ToOp(Rpc.DeleteRangeRequest request) => new(ToSpan(request.Key, request.RangeEnd), request.PrevKv);
 
@@ -67,7 +78,7 @@ internal static partial class ProtoMapping
             _ => 0,
         };
         var value = target == CompareTarget.Value && compare.TargetUnionCase == Rpc.Compare.TargetUnionOneofCase.Value
-            ? compare.Value.ToByteArray()
+            ? Bytes(compare.Value)
             : [];
         return new Compare(ToSpan(compare.Key, compare.RangeEnd), target, (CompareResult)compare.Result, number, value);
     }
