@@ -20,13 +20,22 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 /// <summary>Registers and maps the etcd v3 gRPC API on an ASP.NET Core host that can reach the grains.</summary>
 public static class EtcdFrontendExtensions
 {
-    /// <summary>Logs warnings and errors only from Orleans, gRPC and the ASP.NET Core and hosting frameworks.</summary>
+    /// <summary>
+    /// Logs warnings and errors only from Orleans, gRPC and the ASP.NET Core and hosting frameworks, and nothing
+    /// from ASP.NET Core's per-request diagnostics: while that category logs at any level, every request starts an
+    /// <see cref="System.Diagnostics.Activity"/> and a logging scope, for request logs that are below Warning anyway
+    /// (an unhandled exception is still logged, by Kestrel).
+    /// </summary>
     public static ILoggingBuilder AddQuietFrameworkFilters(this ILoggingBuilder logging) => logging
         .AddFilter("Orleans", LogLevel.Warning)
         .AddFilter("Polly", LogLevel.Warning)
         .AddFilter("Grpc", LogLevel.Warning)
         .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
+        .AddFilter(RequestDiagnosticsCategory, LogLevel.None)
         .AddFilter("Microsoft.Hosting", LogLevel.Warning);
+
+    /// <summary>The category of ASP.NET Core's per-request logs (<c>HostingApplicationDiagnostics</c>).</summary>
+    internal const string RequestDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
 
     /// <summary>
     /// Sets a host up as an etcd frontend for <paramref name="options"/>: HTTP/2 listeners on the client URLs (h2c
