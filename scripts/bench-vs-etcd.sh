@@ -19,7 +19,9 @@
 # SERVER_WARMUP (5: rounds of TOTAL puts each server takes before the first workload, unmeasured; a fresh KubeBrain
 # needs about four such rounds before its runtime has compiled the whole request path at the optimizing tier),
 # TOOL (etcd, or kubebrain-bench: the same servers driven by the project's own tool, Tests/Benchmarks, with etcd's
-# workloads and the Kubernetes-shaped ones; BENCH is then not needed).
+# workloads and the Kubernetes-shaped ones; BENCH is then not needed),
+# ONLY (an extended regular expression: only the rows whose name it matches, e.g. ONLY=k8s; the put → event
+# latency table counts as the row "put → event latency").
 # With etcd's tool, each row also gives the CPU seconds a measured run took, averaged over the rounds: the server
 # process's (from /proc; with STORAGE=postgres, KubeBrain's includes its PostgreSQL cluster's processes) and the
 # benchmark client's, which shares the same cores.
@@ -31,6 +33,8 @@ TOTAL=${TOTAL:-20000}
 CONNS=${CONNS:-10}
 CLIENTS=${CLIENTS:-100}
 ROUNDS=${ROUNDS:-1}
+ONLY=${ONLY:-}
+selected() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
 WARMUP=${WARMUP:-1}
 SERVER_WARMUP=${SERVER_WARMUP:-5}
 source scripts/side-by-side.sh
@@ -61,6 +65,7 @@ if [ "$TOOL" = kubebrain-bench ]; then
   echo "|---|---:|---:|---:|---:|---:|"
   for w in "${tool_workloads[@]}"; do
     name=${w%%|*}
+    selected "$name" || continue
     read -r -a args <<<"${w#*|}"
     for _ in $(seq 1 "$WARMUP"); do
       kbbench "${args[@]}" --compare "$targets" >/dev/null 2>&1
@@ -127,6 +132,7 @@ echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd | CPU s per run
 echo "|---|---:|---:|---:|---:|---:|"
 for w in "${workloads[@]}"; do
   name=${w%%|*}
+  selected "$name" || continue
   read -r -a args <<<"${w#*|}"
   kb=(); et=()
   for _ in $(seq 1 "$WARMUP"); do
@@ -150,13 +156,15 @@ latency() { # endpoint → "p50 p99" of put→event latency in ms
   "$BENCH" --endpoints="$1" --conns="$CONNS" --clients="$CLIENTS" watch-latency --total=2000 --put-rate=200 --key-size=32 --val-size=32 2>&1 \
     | tr '\r' '\n' | awk '/ 50% in/ { p50 = $3 * 1000 } / 99% in/ { p99 = $3 * 1000 } END { printf "%.2f %.2f", p50, p99 }'
 }
-read -r kb50 kb99 <<<"$(latency "127.0.0.1:$kb_port")"
-read -r et50 et99 <<<"$(latency "127.0.0.1:$etcd_port")"
-echo
-echo "| put → event latency | KubeBrain ms | etcd ms | etcd/KubeBrain |"
-echo "|---|---:|---:|---:|"
-awk -v a="$kb50" -v b="$et50" 'BEGIN { printf "| p50 | %.2f | %.2f | %.2f× |\n", a, b, b / a }'
-awk -v a="$kb99" -v b="$et99" 'BEGIN { printf "| p99 | %.2f | %.2f | %.2f× |\n", a, b, b / a }'
+if selected "put → event latency"; then
+  read -r kb50 kb99 <<<"$(latency "127.0.0.1:$kb_port")"
+  read -r et50 et99 <<<"$(latency "127.0.0.1:$etcd_port")"
+  echo
+  echo "| put → event latency | KubeBrain ms | etcd ms | etcd/KubeBrain |"
+  echo "|---|---:|---:|---:|"
+  awk -v a="$kb50" -v b="$et50" 'BEGIN { printf "| p50 | %.2f | %.2f | %.2f× |\n", a, b, b / a }'
+  awk -v a="$kb99" -v b="$et99" 'BEGIN { printf "| p99 | %.2f | %.2f | %.2f× |\n", a, b, b / a }'
+fi
 if [ "$STORAGE" = postgres ]; then
   read -r rows batches <<<"$(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -tA -F ' ' \
     -c "SELECT (SELECT count(*) FROM kv_log), (SELECT last_batch_id FROM meta)")"
