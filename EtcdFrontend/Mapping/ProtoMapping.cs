@@ -30,7 +30,7 @@ internal static partial class ProtoMapping
     /// <summary>
     /// A field's bytes as the records hold them, without a copy where the field owns a whole array: a parsed
     /// request's fields each get an array of their own, which nothing writes to afterwards, and the records are
-    /// immutable too. A value is the largest thing a request carries; copying it doubled what a write allocates.
+    /// immutable too. A value is the largest thing a request carries; its copy took as many bytes as parsing it.
     /// </summary>
     private static byte[] Bytes(ByteString bytes) =>
         MemoryMarshal.TryGetArray(bytes.Memory, out var whole) && whole is { Array: { } array, Offset: 0 } && whole.Count == array.Length
