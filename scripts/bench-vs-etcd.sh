@@ -53,7 +53,7 @@ if [ "$TOOL" = kubebrain-bench ]; then
     "k8s GuaranteedUpdate (txn)|k8s-update --total $TOTAL --objects 1000"
     "k8s conditional delete (txn)|k8s-delete --total $TOTAL"
     "k8s paged LIST, 10k objects, limit 500|k8s-list --objects 10000 --limit 500 --total 20"
-    "k8s count-only LIST, 10k objects|k8s-list --objects 10000 --count-only --total 20"
+    "k8s count-only LIST, 10k objects|k8s-list --objects 10000 --count-only --total 2000"
   )
   targets="kubebrain=http://127.0.0.1:$kb_port,etcd=http://127.0.0.1:$etcd_port"
   for _ in $(seq 1 "$SERVER_WARMUP"); do
