@@ -115,6 +115,22 @@ public sealed class WatchGuaranteeValidatorTests
     }
 
     [Fact]
+    public void FirstResponsesWithoutPrevKv_PassOnlyWhereItMayStartLate()
+    {
+        var late = CorrectStream();
+        late[2] = Events(3, PutEvent(A2), PutEvent(B1));
+        var lenient = new WatchGuaranteeValidator(History, prevKvMayStartLate: true);
+
+        Assert.Empty(lenient.Validate([late], [Everything]));
+        AssertReported("prev_kv at revision 3 for a is absent", late);
+
+        // Once a response carried prev_kv, every later one must.
+        var dropped = CorrectStream();
+        dropped[3] = Events(4, DeleteEvent("a", 4));
+        Assert.Contains(lenient.Validate([dropped], [Everything]), p => p.Contains("prev_kv at revision 4 for a is absent", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void APrevKvNobodyAskedFor_IsReported() =>
         AssertReported("prev_kv at revision 3 for a", CorrectStream(), Everything with { PrevKv = false });
 

@@ -15,7 +15,8 @@ namespace KubeBrain.Tests.Watch;
 /// checked against the acknowledged writes, and every watcher is checked by <see cref="WatchGuaranteeValidator"/>.
 /// The seed is printed on failure; set KUBEBRAIN_WATCH_SEED to replay one (thread interleavings still vary).
 /// The same run against etcd 3.4 shows the validator accepts etcd's streams (without progress requests there:
-/// etcd 3.4 answers them unordered, #15220).
+/// etcd 3.4 answers them unordered, #15220; and allowing a watcher's first responses without prev_kv, see
+/// <see cref="WatchGuaranteeValidator"/>).
 /// </summary>
 public sealed class WatchRandomizedTests(ITestOutputHelper output)
 {
