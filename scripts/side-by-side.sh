@@ -7,11 +7,16 @@
 command -v etcd >/dev/null || { echo "etcd is not on PATH" >&2; exit 1; }
 declare -p etcd_flags >/dev/null 2>&1 || etcd_flags=()
 
-free_port() { # a loopback port nothing listens on
+# Ports are taken below the kernel's range for outgoing connections (a port that a connection is using cannot be
+# listened on, yet nothing answers there), each at most once per run (a server binds its ports only once started).
+read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range
+taken_ports=" "
+free_port() { # sets the variable named $1 to a loopback port nothing listens on, not handed out before in this run
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    p=$((10000 + RANDOM % (ephemeral_low - 10000)))
+    [[ "$taken_ports" == *" $p "* ]] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { taken_ports+="$p "; printf -v "$1" %s "$p"; return; }
   done
 }
 work=$(mktemp -d /tmp/kubebrain-side-by-side.XXXXXX)
@@ -34,28 +39,32 @@ if [ "$STORAGE" = postgres ]; then
   mkdir -p "$work/pg"
   [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
   as_postgres "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
-  pg_port=$(free_port)
+  free_port pg_port
   as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c max_connections=200" start >/dev/null
   storage=(--storage postgres --postgres-connection-string "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres")
 fi
 
 dotnet build Silo -c Release -v quiet -nologo >/dev/null
-kb_port=$(free_port)
+free_port kb_port
+free_port silo_port
+free_port gateway_port
 dotnet Silo/bin/Release/net10.0/kubebrain.dll --listen-client-urls "http://127.0.0.1:$kb_port" --data-dir "$work/kubebrain" "${storage[@]}" \
-  --silo-port "$(free_port)" --gateway-port "$(free_port)" >"$work/kubebrain.log" 2>&1 &
+  --silo-port "$silo_port" --gateway-port "$gateway_port" >"$work/kubebrain.log" 2>&1 &
 kb_pid=$!
 pids+=("$kb_pid")
-etcd_port=$(free_port)
-peer_port=$(free_port)
+free_port etcd_port
+free_port peer_port
 etcd --name bench --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
   --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
   --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" --initial-cluster "bench=http://127.0.0.1:$peer_port" \
   "${etcd_flags[@]}" >"$work/etcd.log" 2>&1 &
 etcd_pid=$!
 pids+=("$etcd_pid")
-for ep in "127.0.0.1:$kb_port" "127.0.0.1:$etcd_port"; do
-  for _ in $(seq 1 300); do
-    ETCDCTL_API=3 etcdctl --endpoints="$ep" --dial-timeout=1s put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null 2>&1 && break
+for server in "$kb_port $kb_pid kubebrain" "$etcd_port $etcd_pid etcd"; do
+  read -r port pid name <<<"$server"
+  for attempt in $(seq 1 300); do
+    ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" --dial-timeout=1s put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null && [ "$attempt" -lt 300 ] || { echo "$name did not start:" >&2; tail -n 5 "$work/$name.log" >&2; exit 1; }
     sleep 0.2
   done
 done
