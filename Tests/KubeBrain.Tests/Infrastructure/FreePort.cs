@@ -1,12 +1,19 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
 namespace KubeBrain.Tests.Infrastructure;
 
-/// <summary>Loopback ports nobody listens on, for servers started by tests.</summary>
+/// <summary>
+/// Loopback ports nobody listens on, for servers started by tests. They are taken below the kernel's range for
+/// outgoing connections: a port from that range can become the local end of some connection between the moment it
+/// is handed out and the moment the test's server binds it, and the server then cannot listen there.
+/// </summary>
 public static class FreePort
 {
+    private const int Lowest = 10_000;
     private static readonly HashSet<int> Handed = [];
+    private static readonly int BelowEphemeral = EphemeralLow();
 
     public static int Next()
     {
@@ -14,14 +21,39 @@ public static class FreePort
         {
             while (true)
             {
-                using var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
-                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-                if (Handed.Add(port))
+                var port = Random.Shared.Next(Lowest, BelowEphemeral);
+                if (!Handed.Contains(port) && CanListen(port))
                 {
+                    Handed.Add(port);
                     return port;
                 }
             }
         }
+    }
+
+    private static bool CanListen(int port)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        try
+        {
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    /// <summary>The first port of <c>net.ipv4.ip_local_port_range</c> (Linux's default 32768 where it cannot be read).</summary>
+    private static int EphemeralLow()
+    {
+        const string range = "/proc/sys/net/ipv4/ip_local_port_range";
+        var first = File.Exists(range) ? File.ReadAllText(range).Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries)[0] : "32768";
+        return int.Parse(first, CultureInfo.InvariantCulture);
     }
 }
