@@ -49,11 +49,7 @@ public static class FreePort
         }
     }
 
-    /// <summary>The first port of <c>net.ipv4.ip_local_port_range</c> (Linux's default 32768 where it cannot be read).</summary>
-    private static int EphemeralLow()
-    {
-        const string range = "/proc/sys/net/ipv4/ip_local_port_range";
-        var first = File.Exists(range) ? File.ReadAllText(range).Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries)[0] : "32768";
-        return int.Parse(first, CultureInfo.InvariantCulture);
-    }
+    /// <summary>The first port of <c>net.ipv4.ip_local_port_range</c>.</summary>
+    private static int EphemeralLow() =>
+        int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '])[0], CultureInfo.InvariantCulture);
 }
