@@ -24,6 +24,13 @@ public static class KubeBrainServer
     /// <summary>Where the Orleans dashboard is served on the metrics URLs (<c>--enable-dashboard</c>).</summary>
     public const string DashboardPath = "/dashboard";
 
+    /// <summary>
+    /// The silo's cache of grain locations: a server activates a few grains and a key range per resource, so a few
+    /// thousand entries cover them. Orleans' default of a million allocates about 9 MB up front; a cluster with
+    /// more grains than this still works, a location that fell out being looked up again.
+    /// </summary>
+    public const int DirectoryCacheEntries = 4096;
+
     /// <param name="options">The command line's options.</param>
     /// <param name="hostArgs">Arguments for the ASP.NET Core host (configuration sources).</param>
     /// <param name="customize">Changes to the host before it is built: the place for a store decorator or silo settings.</param>
@@ -71,6 +78,7 @@ public static class KubeBrainServer
                 silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
             }
             silo.Configure<SiloOptions>(o => o.SiloName = options.Name);
+            silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = DirectoryCacheEntries);
             if (kubernetes)
             {
                 // After the silo name (the pod's name wins) and before the cluster identity (the flags win).
