@@ -22,7 +22,8 @@ internal sealed partial class LeaseService
             while (await ClientStreams.NextAsync(requestStream, call.Token) is { } request)
             {
                 var result = await calls.KeepAliveAsync(request.ID);
-                await responseStream.WriteAsync(ProtoMapping.ToProto(request.ID, result, headers.At(result.Revision)), call.Token);
+                // Under the call's own token: gRPC resets the stream of a write whose token the stop cancelled.
+                await responseStream.WriteAsync(ProtoMapping.ToProto(request.ID, result, headers.At(result.Revision)), context.CancellationToken);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException && call.IsCancellationRequested)

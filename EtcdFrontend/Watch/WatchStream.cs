@@ -108,8 +108,13 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
     /// together and each watcher's order is kept, which is all etcd's clients rely on; a watcher that asked for
     /// fragments gets one response (or fragment run) per revision. Writes are buffered and the last of a round
     /// flushes, so a burst leaves in few network writes. Headers never go back on a stream.
+    /// <para>
+    /// The loop ends once <paramref name="cancellationToken"/> is cancelled, before its next write. Writes run under
+    /// <paramref name="callAborted"/>, the call's own token, never under one the process's stop cancels: gRPC resets
+    /// the stream of a write whose token is cancelled, and the handler could then not end it with its status.
+    /// </para>
     /// </summary>
-    public async Task SendLoopAsync(IServerStreamWriter<WatchReply> writer, CancellationToken cancellationToken)
+    public async Task SendLoopAsync(IServerStreamWriter<WatchReply> writer, CancellationToken cancellationToken, CancellationToken callAborted)
     {
         var buffered = new WriteOptions(WriteFlags.BufferHint);
         var reader = _queue.Reader;
@@ -135,8 +140,9 @@ internal sealed class WatchStream(ResponseHeaders headers, int maxResponseBytes)
             var responses = Build(round);
             for (var i = 0; i < responses.Count; i++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 writer.WriteOptions = i < responses.Count - 1 ? buffered : null;
-                await writer.WriteAsync(responses[i], cancellationToken);
+                await writer.WriteAsync(responses[i], callAborted);
             }
         }
     }
