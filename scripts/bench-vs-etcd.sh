@@ -15,7 +15,8 @@
 # needs Debian's postgresql; the rows per commit that group commit achieved are printed at the end),
 # LATENCY_ONLY (1: only watch-latency, ROUNDS times alternating, one row per run with p50/p90/p99),
 # WARMUP (1: each workload first runs WARMUP times per server unmeasured, so that the measured rounds see
-# KubeBrain's code compiled by the runtime's optimizing tier, as a server that has been running does; 0: none),
+# KubeBrain's code compiled by the runtime's optimizing tier, as a server that has been running does; with
+# TOOL=kubebrain-bench the warm-up runs in the measuring process, whose own code it compiles too; 0: none),
 # SERVER_WARMUP (5: rounds of TOTAL puts each server takes before the first workload, unmeasured; a fresh KubeBrain
 # needs about four such rounds before its runtime has compiled the whole request path at the optimizing tier),
 # TOOL (etcd, or kubebrain-bench: the same servers driven by the project's own tool, Tests/Benchmarks, with etcd's
@@ -67,10 +68,7 @@ if [ "$TOOL" = kubebrain-bench ]; then
     name=${w%%|*}
     selected "$name" || continue
     read -r -a args <<<"${w#*|}"
-    for _ in $(seq 1 "$WARMUP"); do
-      kbbench "${args[@]}" --compare "$targets" >/dev/null 2>&1
-    done
-    kbbench "${args[@]}" --compare "$targets" --rounds "$ROUNDS" 2>/dev/null \
+    kbbench "${args[@]}" --compare "$targets" --warmup "$WARMUP" --rounds "$ROUNDS" 2>/dev/null \
       | awk -v name="$name" '$1 == "req/s" && NF == 5 { kb = $2; et = $3 } $1 == "eventsPerSecond" && NF == 5 { kb = $2; et = $3 }
           $1 == "p99" && $2 == "ms" { k99 = $3; e99 = $4 }
           END { printf "| %s | %.0f | %.0f | %.2f× | %.2f | %.2f |\n", name, kb, et, kb / et, k99, e99 }'

@@ -36,6 +36,7 @@ public sealed class BenchOptions
           --json FILE               (results as JSON)
           --compare A=URL,B=URL     (the same workload against each target, fresh key prefix per run; URL+URL for several)
           --rounds N                (compare rounds, the order alternating)
+          --warmup N                (unmeasured rounds of the same workload against each target first; default 0)
         """;
 
     private static readonly HashSet<string> Switches = ["--sequential-keys", "--count-only"];
@@ -57,6 +58,8 @@ public sealed class BenchOptions
     public int Clients => Int("--clients", 1);
 
     public int Rounds => Int("--rounds", 1);
+
+    public int Warmup => Int("--warmup", 0);
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {

@@ -42,17 +42,24 @@ catch (ArgumentException e)
 var runs = new List<RunResult>();
 try
 {
-    for (var round = 1; round <= Math.Max(1, options.Rounds); round++)
+    // Warm-up rounds run first in this same process, so that the measured rounds, the first target's first one
+    // included, find the client's own code already compiled by the runtime's optimizing tier.
+    var warmups = options.Warmup;
+    for (var round = 1 - warmups; round <= Math.Max(1, options.Rounds); round++)
     {
-        var order = round % 2 == 1 ? options.Targets : options.Targets.Reverse();
+        var (index, what) = round > 0 ? (round, "round") : (round + warmups, "warm-up");
+        var order = index % 2 == 1 ? options.Targets : options.Targets.Reverse();
         foreach (var target in order)
         {
-            await Console.Error.WriteLineAsync($"{options.Workload} against {target.Name} ({string.Join(", ", target.Endpoints)}), round {round}");
+            await Console.Error.WriteLineAsync($"{options.Workload} against {target.Name} ({string.Join(", ", target.Endpoints)}), {what} {index}");
             using var run = new BenchRun(options, target);
             var result = await workload(run);
-            result.Target = target.Name;
-            result.Round = round;
-            runs.Add(result);
+            if (round > 0)
+            {
+                result.Target = target.Name;
+                result.Round = round;
+                runs.Add(result);
+            }
         }
     }
 }

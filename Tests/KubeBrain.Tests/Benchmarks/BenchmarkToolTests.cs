@@ -125,13 +125,18 @@ public sealed class BenchmarkToolTests(BenchmarkTarget target) : IClassFixture<B
         var json = Path.GetTempFileName();
         try
         {
+            var before = (KubeBrain: await RevisionAsync(), Etcd: await RevisionAsync(etcd.Kv));
             var (exitCode, output) = await RunProgramAsync(
-                "put", "--total", "200", "--clients", "4", "--rounds", "2", "--json", json,
+                "put", "--total", "200", "--clients", "4", "--warmup", "1", "--rounds", "2", "--json", json,
                 "--compare", $"kubebrain={Server.Endpoint},etcd={etcd.Endpoint}");
             Assert.True(exitCode == 0, output);
             using var document = JsonDocument.Parse(await File.ReadAllTextAsync(json));
             var runs = document.RootElement.GetProperty("runs").EnumerateArray().ToList();
             Assert.Equal(["kubebrain", "etcd", "etcd", "kubebrain"], runs.Select(r => r.GetProperty("target").GetString()));
+            Assert.Equal([1, 1, 2, 2], runs.Select(r => r.GetProperty("round").GetInt32()));
+            // The warm-up round put its 200 keys into each target too, and is not among the runs reported.
+            Assert.Equal(before.KubeBrain + 600, await RevisionAsync());
+            Assert.Equal(before.Etcd + 600, await RevisionAsync(etcd.Kv));
             Assert.All(runs, r => Assert.Equal(200, r.GetProperty("requests").GetInt64()));
             var lines = document.RootElement.GetProperty("comparison").EnumerateArray().ToDictionary(l => l.GetProperty("metric").GetString()!);
             Assert.Equal("kubebrain/etcd", lines["req/s"].GetProperty("as").GetString());
@@ -170,7 +175,10 @@ public sealed class BenchmarkToolTests(BenchmarkTarget target) : IClassFixture<B
 
     private static JsonElement Single(JsonDocument document) => Assert.Single(document.RootElement.GetProperty("runs").EnumerateArray().ToList());
 
-    private async Task<long> RevisionAsync() => (await Server.Kv.RangeAsync(new Rpc.RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("/") })).Header.Revision;
+    private Task<long> RevisionAsync() => RevisionAsync(Server.Kv);
+
+    private static async Task<long> RevisionAsync(Rpc.KV.KVClient kv) =>
+        (await kv.RangeAsync(new Rpc.RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("/") })).Header.Revision;
 
     /// <summary>Runs a workload against the shared server with --json and answers the document.</summary>
     private async Task<JsonDocument> RunAsync(params string[] args)
