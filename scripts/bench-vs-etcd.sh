@@ -10,7 +10,8 @@
 # connections) as fast as the servers take them, without that check's rate limiter.
 # BENCH is etcd's tools/benchmark binary (built from etcd's source: `go build ./tools/benchmark`).
 # Needs etcd on PATH (Debian: apt-get install -y etcd-server etcd-client). Optional: TOTAL (20000),
-# CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating),
+# CONNS (10), CLIENTS (100), ROUNDS (1: each workload runs ROUNDS times per server, alternating, the order swapped
+# every round),
 # STORAGE (sqlite, or postgres: a throwaway PostgreSQL cluster with synchronous_commit=on is started for the run;
 # needs Debian's postgresql; the rows per commit that group commit achieved are printed at the end),
 # LATENCY_ONLY (1: only watch-latency, ROUNDS times alternating, one row per run with p50/p90/p99),
@@ -137,9 +138,14 @@ for w in "${workloads[@]}"; do
     rate "127.0.0.1:$kb_port" "${args[@]}" >/dev/null
     rate "127.0.0.1:$etcd_port" "${args[@]}" >/dev/null
   done
-  for _ in $(seq 1 "$ROUNDS"); do
-    kb+=("$(measured "$kb_pid" "127.0.0.1:$kb_port" "${args[@]}")")
-    et+=("$(measured "$etcd_pid" "127.0.0.1:$etcd_port" "${args[@]}")")
+  for round in $(seq 1 "$ROUNDS"); do # KubeBrain first in odd rounds, etcd first in even ones
+    if [ $((round % 2)) = 1 ]; then
+      kb+=("$(measured "$kb_pid" "127.0.0.1:$kb_port" "${args[@]}")")
+      et+=("$(measured "$etcd_pid" "127.0.0.1:$etcd_port" "${args[@]}")")
+    else
+      et+=("$(measured "$etcd_pid" "127.0.0.1:$etcd_port" "${args[@]}")")
+      kb+=("$(measured "$kb_pid" "127.0.0.1:$kb_port" "${args[@]}")")
+    fi
   done
   awk -v name="$name" -v kb="${kb[*]}" -v et="${et[*]}" 'BEGIN {
     n = split(kb, k, " ") / 3; split(et, e, " ");
