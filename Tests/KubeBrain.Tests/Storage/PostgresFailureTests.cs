@@ -26,12 +26,6 @@ public sealed class PostgresFailureTests : IDisposable
     private const int Resolved = 3003;
     private const int EndedSession = 3004;
 
-    /// <summary>
-    /// Whether a session sees the reloaded standby setting. The reload is asynchronous: once one session sees it,
-    /// the postmaster has told every session, and each applies it before its next statement.
-    /// </summary>
-    private const string WaitsForTheStandby = "SELECT count(*) FROM pg_settings WHERE name = 'synchronous_standby_names' AND setting = 'nobody'";
-
     private static readonly KeySpan All = new([], []);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     private static readonly CancellationToken None = CancellationToken.None;
@@ -211,7 +205,7 @@ public sealed class PostgresFailureTests : IDisposable
         var (proxy, store) = (proxied.Proxy, proxied.Store);
         var batch = Batch(proxied.Epoch, 1, 2, 2);
         await ExecuteAsync(postgres.ConnectionString, "ALTER SYSTEM SET synchronous_standby_names = 'nobody'", "SELECT pg_reload_conf()");
-        await WaitUntilAsync(async () => await CountAsync(postgres.ConnectionString, WaitsForTheStandby) == 1);
+        await WaitUntilAsync(() => ProbeCommitWaitsForTheStandbyAsync(postgres.ConnectionString));
 
         var append = store.AppendAsync(batch, None);
         await WaitUntilAsync(async () => await CountAsync(postgres.ConnectionString, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") == 1);
@@ -275,6 +269,31 @@ public sealed class PostgresFailureTests : IDisposable
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    /// <summary>
+    /// Whether a commit now waits for the synchronous standby, found with a commit of its own that writes to the WAL (a
+    /// commit that wrote nothing never waits), cancelled once seen waiting (it has committed locally by then). The
+    /// reloaded setting reaches each session before its next statement, but a commit waits only once the checkpointer
+    /// has taken the setting in too, which can be later.
+    /// </summary>
+    private static async Task<bool> ProbeCommitWaitsForTheStandbyAsync(string connectionString)
+    {
+        await using var probe = new NpgsqlConnection(connectionString);
+        await probe.OpenAsync();
+        var pid = probe.ProcessID;
+        await using var command = new NpgsqlCommand("SELECT pg_logical_emit_message(true, 'probe', '')", probe);
+        var commit = command.ExecuteScalarAsync();
+        await WaitUntilAsync(async () =>
+            commit.IsCompleted || await CountAsync(connectionString, $"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND wait_event = 'SyncRep'") == 1);
+        if (commit.IsCompleted)
+        {
+            await commit;
+            return false;
+        }
+        await ExecuteAsync(connectionString, $"SELECT pg_cancel_backend({pid})");
+        await commit;
+        return true;
     }
 
     private static async Task<long> CountAsync(string connectionString, string sql)
