@@ -99,6 +99,7 @@ public static class KubeBrainServer
             builder.Services.AddSingleton<IServer, NoHttpServer>();
         }
         builder.AddMetricsListeners(options, "kubebrain");
+        builder.AddIdleMemoryTrim(options);
         customize?.Invoke(builder);
         var app = builder.Build();
         if (options.Frontend)

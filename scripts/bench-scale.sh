@@ -12,6 +12,8 @@
 #   count         a count-only range over /registry/pods/ (p50 of 5)
 #   namespace     a full paged LIST (limit 500) of one namespace, ns-00000 (p50 of LISTS runs)
 #   RSS           the server process's VmRSS (/proc/PID/status) after the step, in MiB
+#   settled RSS   the same once both servers have sat idle for SETTLE seconds (15) after the step: etcd's Go
+#                 runtime and KubeBrain's quiet-process trim (--memory-trim-interval) give memory back meanwhile
 # Ratios: load KubeBrain/etcd (above 1: KubeBrain faster); latency etcd/KubeBrain (above 1: KubeBrain faster);
 # RSS KubeBrain/etcd (below 1: KubeBrain smaller).
 # Needs etcd on PATH (Debian: apt-get install -y etcd-server etcd-client) and jq. etcd gets --quota-backend-bytes
@@ -26,6 +28,7 @@ VAL_SIZE=${VAL_SIZE:-1024}
 CONNS=${CONNS:-10}
 CLIENTS=${CLIENTS:-100}
 LISTS=${LISTS:-20}
+SETTLE=${SETTLE:-15}
 QUOTA=${QUOTA:-$((8 * 1024 * 1024 * 1024))}
 command -v jq >/dev/null || { echo "jq is not on PATH" >&2; exit 1; }
 etcd_flags=(--quota-backend-bytes="$QUOTA")
@@ -40,8 +43,8 @@ run() { # endpoint, workload args... → "requests/s p50-ms" of the run
 }
 rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
-echo "| keys | load keys/s KubeBrain | etcd | ratio | first page ms KubeBrain | etcd | ratio | count ms KubeBrain | etcd | ratio | namespace LIST ms KubeBrain | etcd | ratio | RSS MiB KubeBrain | etcd | ratio |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| keys | load keys/s KubeBrain | etcd | ratio | first page ms KubeBrain | etcd | ratio | count ms KubeBrain | etcd | ratio | namespace LIST ms KubeBrain | etcd | ratio | RSS MiB KubeBrain | etcd | ratio | settled RSS MiB KubeBrain | etcd | ratio |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 loaded=0
 for step in $STEPS; do
   row=()
@@ -55,9 +58,12 @@ for step in $STEPS; do
     read -r _ ns <<<"$(run "$ep" k8s-list --prefix /registry/pods/ns-00000/ --limit 500 --total "$LISTS")"
     row+=("$rate $first $count $ns $(rss_mib "$pid")")
   done
+  sleep "$SETTLE"
+  row[0]+=" $(rss_mib "$kb_pid")"
+  row[1]+=" $(rss_mib "$etcd_pid")"
   awk -v n="$step" -v kb="${row[0]}" -v et="${row[1]}" 'BEGIN {
     split(kb, k, " "); split(et, e, " ");
-    printf "| %d | %.0f | %.0f | %.2f× | %.2f | %.2f | %.2f× | %.2f | %.2f | %.2f× | %.2f | %.2f | %.2f× | %d | %d | %.2f× |\n",
-      n, k[1], e[1], k[1] / e[1], k[2], e[2], e[2] / k[2], k[3], e[3], e[3] / k[3], k[4], e[4], e[4] / k[4], k[5], e[5], k[5] / e[5] }'
+    printf "| %d | %.0f | %.0f | %.2f× | %.2f | %.2f | %.2f× | %.2f | %.2f | %.2f× | %.2f | %.2f | %.2f× | %d | %d | %.2f× | %d | %d | %.2f× |\n",
+      n, k[1], e[1], k[1] / e[1], k[2], e[2], e[2] / k[2], k[3], e[3], e[3] / k[3], k[4], e[4], e[4] / k[4], k[5], e[5], k[5] / e[5], k[6], e[6], k[6] / e[6] }'
   loaded=$step
 done

@@ -43,6 +43,9 @@ public record FrontendCommandLine
           --emulated-etcd-version X.Y.Z      version reported by Status            [3.6.0]
           --experimental-watch-progress-notify-interval DURATION
                                              progress_notify period, e.g. 10m, 5s  [10m]
+          --memory-trim-interval DURATION    how often to look whether the process has gone quiet, and
+                                             then give the memory the GC holds unused back to the
+                                             operating system; 0 never does        [5s]
         """;
 
 
@@ -72,6 +75,9 @@ public record FrontendCommandLine
     public string EmulatedEtcdVersion { get; init; } = "3.6.0";
 
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The period of <see cref="IdleMemoryTrim"/>; zero turns it off.</summary>
+    public TimeSpan MemoryTrimInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The PEM server certificate of the https client URLs, possibly followed by its chain.</summary>
     public string? CertFile { get; init; }
@@ -189,6 +195,7 @@ public record FrontendCommandLine
         "--max-txn-ops" => this with { MaxTxnOps = Positive(flag, value()) },
         "--emulated-etcd-version" => this with { EmulatedEtcdVersion = Version(flag, value()) },
         "--experimental-watch-progress-notify-interval" => this with { WatchProgressNotifyInterval = Duration(flag, value()) },
+        "--memory-trim-interval" => this with { MemoryTrimInterval = DurationOrZero(flag, value()) },
         "--cert-file" => this with { CertFile = NonEmpty(flag, value()) },
         "--key-file" => this with { KeyFile = NonEmpty(flag, value()) },
         "--trusted-ca-file" => this with { TrustedCaFile = NonEmpty(flag, value()) },
@@ -290,11 +297,28 @@ public record FrontendCommandLine
         return urls.Count > 0 ? urls : throw new ArgumentException($"{flag} needs at least one URL");
     }
 
-    /// <summary>A Go-style duration: one or more number-unit pairs with units h, m, s, ms (e.g. 10m, 1m30s, 500ms).</summary>
-    private static TimeSpan Duration(string flag, string value)
+    /// <summary>A positive <see cref="DurationOrZero"/>.</summary>
+    private static TimeSpan Duration(string flag, string value) =>
+        DurationOrZero(flag, value) is var duration && duration > TimeSpan.Zero
+            ? duration
+            : throw new ArgumentException($"{flag}: '{value}' is not a positive duration");
+
+    /// <summary>
+    /// A Go-style duration: one or more number-unit pairs with units h, m, s, ms (e.g. 10m, 1m30s, 500ms), or 0
+    /// without a unit.
+    /// </summary>
+    private static TimeSpan DurationOrZero(string flag, string value)
     {
+        if (value == "0")
+        {
+            return TimeSpan.Zero;
+        }
         var total = TimeSpan.Zero;
         var rest = value.AsSpan();
+        if (rest.IsEmpty)
+        {
+            throw new ArgumentException($"{flag}: '{value}' is not a duration like 10m or 500ms");
+        }
         while (!rest.IsEmpty)
         {
             var digits = 0;
@@ -321,10 +345,10 @@ public record FrontendCommandLine
             };
             rest = rest[unit..];
         }
-        return total > TimeSpan.Zero ? total : throw new ArgumentException($"{flag}: '{value}' is not a positive duration");
+        return total;
     }
 
-    /// <summary>A boolean as Go's flags spell it: 1, t, T, TRUE, true, True and their false counterparts.</summary>
+    /// <summary>A version as three dot-separated numbers (3.6.0).</summary>
     private static string Version(string flag, string value)
     {
         var parts = value.Split('.');

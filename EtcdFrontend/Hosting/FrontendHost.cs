@@ -33,6 +33,7 @@ public static class FrontendHost
         });
         builder.AddEtcdFrontend(options);
         builder.AddMetricsListeners(options, "kubebrain-frontend");
+        builder.AddIdleMemoryTrim(options);
         var app = builder.Build();
         app.MapEtcdFrontend();
         app.MapMetrics(options);

@@ -12,7 +12,7 @@ public sealed class CommandLineTests
     [
         "--listen-client-urls", "--advertise-client-urls", "--listen-metrics-urls", "--name", "--cluster-id", "--service-id", "--postgres-connection-string",
         "--max-request-bytes", "--max-txn-ops", "--emulated-etcd-version", "--experimental-watch-progress-notify-interval",
-        "--cert-file", "--key-file", "--trusted-ca-file", "--client-cert-auth",
+        "--memory-trim-interval", "--cert-file", "--key-file", "--trusted-ca-file", "--client-cert-auth",
     ];
 
     [Fact]
@@ -58,6 +58,25 @@ public sealed class CommandLineTests
         Assert.Equal(dashboard, parsed.EnableDashboard);
     }
 
+    /// <summary><c>--memory-trim-interval</c> takes a duration; a zero one (0, as Go allows, or 0s) turns the trim off.</summary>
+    [Theory]
+    [InlineData("30s", 30_000)]
+    [InlineData("1m500ms", 60_500)]
+    [InlineData("0", 0)]
+    [InlineData("0s", 0)]
+    public async Task TheMemoryTrimInterval_Parses(string value, int milliseconds)
+    {
+        ServerOptions? parsed = null;
+        var exitCode = await FrontendCommandLine.RunAsync(["--memory-trim-interval", value], "kubebrain", ServerOptions.Usage, new ServerOptions(), options =>
+        {
+            parsed = options;
+            return Task.CompletedTask;
+        });
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), parsed!.MemoryTrimInterval);
+    }
+
     [Theory]
     [InlineData("--enable-dashboard", "--enable-dashboard needs --listen-metrics-urls: the dashboard is served on the metrics URLs")]
     [InlineData("--enable-dashboard=maybe", "--enable-dashboard: 'maybe' is not true or false")]
@@ -81,6 +100,9 @@ public sealed class CommandLineTests
     [InlineData("--frontend", "maybe", "--frontend: 'maybe' is not one of on, off")]
     [InlineData("--listen-metrics-urls", "localhost:9100", "--listen-metrics-urls: 'localhost:9100' is not an http://host:port URL")]
     [InlineData("--listen-metrics-urls", "http://127.0.0.1:2379", "--listen-metrics-urls: 'http://127.0.0.1:2379/' uses the port of a client URL")]
+    [InlineData("--memory-trim-interval", "soon", "--memory-trim-interval: 'soon' is not a duration like 10m or 500ms")]
+    [InlineData("--memory-trim-interval", "", "--memory-trim-interval: '' is not a duration like 10m or 500ms")]
+    [InlineData("--experimental-watch-progress-notify-interval", "0", "--experimental-watch-progress-notify-interval: '0' is not a positive duration")]
     [InlineData("--no-such-flag", "1", "unknown flag --no-such-flag")]
     public async Task ServerBadValuesAreNamedAndExitNonZero(string flag, string value, string message)
     {

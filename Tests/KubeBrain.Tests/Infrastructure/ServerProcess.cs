@@ -46,6 +46,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process id.</summary>
+    public int Id => _process.Id;
+
     /// <summary>Everything the process wrote to stdout and stderr so far.</summary>
     public string Output
     {

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using KubeBrain.Grains.Interfaces;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KubeBrain.EtcdFrontend.Hosting;
+
+/// <summary>
+/// Gives the memory that the garbage collector holds beyond its heap back to the operating system once the process
+/// has gone quiet, as Go's scavenger does for etcd. The server GC keeps what a burst of requests made it commit (its
+/// allocation budgets, and the holes that values leaving memory leave in the oldest generation) until a collection
+/// needs it again, so a server that has gone idle would otherwise hold its peak. Every interval this looks at the
+/// last collection; when no collection ran during the interval (the process allocates little, so it is quiet) and
+/// the GC holds unused at least <see cref="MinimumUnusedBytes"/> and a quarter of what is live, it runs one aggressive
+/// collection, which compacts the heap and decommits every free region. Its pause grows with the live heap (42 ms
+/// with 100,000 pods of 1 KiB loaded, 78 ms with 250,000, on two cores). The GC is the process's, so one loop runs
+/// per process however many servers it hosts.
+/// </summary>
+public sealed partial class IdleMemoryTrim : BackgroundService
+{
+    /// <summary>Less unused memory than this is not worth a full collection.</summary>
+    public const long MinimumUnusedBytes = 16L << 20;
+
+    private static int _running;
+
+    private readonly TimeSpan _interval;
+    private readonly ILogger<IdleMemoryTrim> _logger;
+    private readonly Counter<long> _trims;
+    private readonly Counter<long> _trimmedBytes;
+
+    public IdleMemoryTrim(TimeSpan interval, IMeterFactory meters, ILogger<IdleMemoryTrim> logger)
+    {
+        _interval = interval;
+        _logger = logger;
+        var meter = meters.Create(KubeBrainMeter.Name);
+        _trims = meter.CreateCounter<long>(
+            "kubebrain_memory_trims", null, "Collections run to give the GC's unused memory back to the operating system once the process went quiet.");
+        _trimmedBytes = meter.CreateCounter<long>(
+            "kubebrain_memory_trimmed_bytes", null, "Memory the GC gave back to the operating system in those collections.");
+    }
+
+    /// <summary>
+    /// Whether a trim is worth it: no collection ran since the last look (<paramref name="collectionsBefore"/> is
+    /// the count then), and the last collection left the GC holding unused, committed but not live, at least
+    /// <see cref="MinimumUnusedBytes"/> and a quarter of what is live.
+    /// </summary>
+    /// <param name="collectionsBefore">The GC's collection count at the last look.</param>
+    /// <param name="collectionsNow">The count now.</param>
+    /// <param name="committedBytes">The memory the GC had committed at its last collection.</param>
+    /// <param name="heapBytes">The heap's size after it, free space in it included.</param>
+    /// <param name="fragmentedBytes">The free space in the heap after it.</param>
+    public static bool IsWorthTrimming(int collectionsBefore, int collectionsNow, long committedBytes, long heapBytes, long fragmentedBytes)
+    {
+        var live = heapBytes - fragmentedBytes;
+        var unused = committedBytes - live;
+        return collectionsNow == collectionsBefore && unused >= Math.Max(MinimumUnusedBytes, live / 4);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (Interlocked.CompareExchange(ref _running, 1, 0) != 0)
+        {
+            return;
+        }
+        try
+        {
+            using var timer = new PeriodicTimer(_interval);
+            var collections = GC.CollectionCount(0);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var last = GC.GetGCMemoryInfo();
+                if (IsWorthTrimming(collections, GC.CollectionCount(0), last.TotalCommittedBytes, last.HeapSizeBytes, last.FragmentedBytes))
+                {
+                    Trim(last.TotalCommittedBytes);
+                }
+                collections = GC.CollectionCount(0);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Volatile.Write(ref _running, 0);
+        }
+    }
+
+    private void Trim(long committedBefore)
+    {
+        var started = Stopwatch.GetTimestamp();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        var pause = Stopwatch.GetElapsedTime(started);
+        var after = GC.GetGCMemoryInfo();
+        var trimmed = Math.Max(0, committedBefore - after.TotalCommittedBytes);
+        _trims.Add(1);
+        _trimmedBytes.Add(trimmed);
+        LogTrimmed(trimmed >> 20, after.TotalCommittedBytes >> 20, pause.TotalMilliseconds);
+    }
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Debug, Message = "The process went quiet: a collection gave {Trimmed} MiB back to the operating system, the GC holds {Committed} MiB, in {PauseMs:F0} ms")]
+    private partial void LogTrimmed(long trimmed, long committed, double pauseMs);
+}
+
+/// <summary>Registers <see cref="IdleMemoryTrim"/>.</summary>
+public static class IdleMemoryTrimExtensions
+{
+    /// <summary>Runs <see cref="IdleMemoryTrim"/> every <c>--memory-trim-interval</c>, unless that is zero.</summary>
+    public static WebApplicationBuilder AddIdleMemoryTrim(this WebApplicationBuilder builder, FrontendCommandLine options)
+    {
+        if (options.MemoryTrimInterval > TimeSpan.Zero)
+        {
+            builder.Services.AddHostedService(services => new IdleMemoryTrim(
+                options.MemoryTrimInterval, services.GetRequiredService<IMeterFactory>(), services.GetRequiredService<ILogger<IdleMemoryTrim>>()));
+        }
+        return builder;
+    }
+}

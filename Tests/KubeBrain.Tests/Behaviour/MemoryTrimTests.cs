@@ -1,0 +1,70 @@
+using Google.Protobuf;
+using KubeBrain.EtcdFrontend.Hosting;
+using KubeBrain.Tests.Infrastructure;
+using Xunit;
+using Rpc = KubeBrain.Protos.Etcdserverpb;
+
+namespace KubeBrain.Tests.Behaviour;
+
+/// <summary>
+/// <c>--memory-trim-interval</c>: once a server has gone quiet after a burst, the memory its GC holds unused goes back
+/// to the operating system; while it is busy, or without enough unused memory, nothing is collected.
+/// </summary>
+public sealed class MemoryTrimTests : IDisposable
+{
+    private const long MiB = 1 << 20;
+
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("kubebrain-trim-").FullName;
+
+    [Theory]
+    [InlineData(7, 7, 60 * MiB, 40 * MiB, 0, true)] // quiet, 20 MiB unused of 40 live
+    [InlineData(7, 8, 60 * MiB, 40 * MiB, 0, false)] // a collection ran during the interval: busy
+    [InlineData(7, 7, 50 * MiB, 40 * MiB, 0, false)] // quiet, 10 MiB unused: below the minimum
+    [InlineData(7, 7, 50 * MiB, 40 * MiB, 10 * MiB, true)] // free space in the heap is unused too
+    [InlineData(7, 7, 480 * MiB, 400 * MiB, 0, false)] // 80 MiB unused is less than a quarter of 400 live
+    [InlineData(7, 7, 500 * MiB, 400 * MiB, 0, true)] // 100 MiB is a quarter
+    public void ATrimNeedsAQuietIntervalAndEnoughUnusedMemory(int before, int now, long committed, long heap, long fragmented, bool worth) =>
+        Assert.Equal(worth, IdleMemoryTrim.IsWorthTrimming(before, now, committed, heap, fragmented));
+
+    /// <summary>
+    /// Without the trim the server GC keeps what the burst made it commit, and the resident memory stays at its peak
+    /// however long the server idles.
+    /// </summary>
+    [Fact]
+    public async Task AServerThatWentQuietAfterABurst_GivesTheMemoryBack()
+    {
+        var metrics = $"http://127.0.0.1:{FreePort.Next()}";
+        await using var server = await ServerProcess.StartAsync(_dataDir, "--memory-trim-interval", "2s", "--listen-metrics-urls", metrics);
+        var value = UnsafeByteOperations.UnsafeWrap(new byte[1024]);
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(async writer =>
+        {
+            for (var n = 0; n < 200; n++)
+            {
+                await server.Kv.PutAsync(new Rpc.PutRequest { Key = ByteString.CopyFromUtf8($"/registry/pods/ns-{writer}/pod-{n % 20}"), Value = value });
+            }
+        }));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var (rss, peak) = ResidentMemory(server.Id);
+        while (rss > peak - IdleMemoryTrim.MinimumUnusedBytes)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"resident {rss >> 20} MiB, {peak >> 20} MiB at the peak: no memory went back in time");
+            await Task.Delay(100);
+            (rss, peak) = ResidentMemory(server.Id);
+        }
+        using var http = new HttpClient();
+        var samples = PrometheusText.Parse(await http.GetStringAsync($"{metrics}/metrics"));
+        Assert.True(samples.Single(s => s.Name == "kubebrain_memory_trims_total").Value >= 1);
+        Assert.True(samples.Single(s => s.Name == "kubebrain_memory_trimmed_bytes_total").Value >= IdleMemoryTrim.MinimumUnusedBytes);
+    }
+
+    public void Dispose() => Directory.Delete(_dataDir, recursive: true);
+
+    /// <summary>The process's resident memory now and at its peak (VmRSS and VmHWM), in bytes.</summary>
+    private static (long Rss, long Peak) ResidentMemory(int pid)
+    {
+        var status = File.ReadAllLines($"/proc/{pid}/status");
+        long Field(string name) => long.Parse(status.Single(l => l.StartsWith(name + ":", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        return (Field("VmRSS"), Field("VmHWM"));
+    }
+}
