@@ -14,7 +14,7 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 /// allocation budgets, and the holes that values leaving memory leave in the oldest generation) until a collection
 /// needs it again, so a server that has gone idle would otherwise hold its peak. Every interval this looks at the
 /// last collection; when no collection ran during the interval (the process allocates little, so it is quiet) and
-/// the GC holds unused at least <see cref="MinimumUnusedBytes"/> and a quarter of what is live, it runs one aggressive
+/// the GC holds unused at least <see cref="MinimumUnusedBytes"/> and half of what is live, it runs one aggressive
 /// collection, which compacts the heap and decommits every free region. Its pause grows with the live heap (42 ms
 /// with 100,000 pods of 1 KiB loaded, 78 ms with 250,000, on two cores). The GC is the process's, so one loop runs
 /// per process however many servers it hosts.
@@ -22,7 +22,7 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 public sealed partial class IdleMemoryTrim : BackgroundService
 {
     /// <summary>Less unused memory than this is not worth a full collection.</summary>
-    public const long MinimumUnusedBytes = 16L << 20;
+    public const long MinimumUnusedBytes = 32L << 20;
 
     private static int _running;
 
@@ -45,7 +45,7 @@ public sealed partial class IdleMemoryTrim : BackgroundService
     /// <summary>
     /// Whether a trim is worth it: no collection ran since the last look (<paramref name="collectionsBefore"/> is
     /// the count then), and the last collection left the GC holding unused, committed but not live, at least
-    /// <see cref="MinimumUnusedBytes"/> and a quarter of what is live.
+    /// <see cref="MinimumUnusedBytes"/> and half of what is live.
     /// </summary>
     /// <param name="collectionsBefore">The GC's collection count at the last look.</param>
     /// <param name="collectionsNow">The count now.</param>
@@ -56,7 +56,7 @@ public sealed partial class IdleMemoryTrim : BackgroundService
     {
         var live = heapBytes - fragmentedBytes;
         var unused = committedBytes - live;
-        return collectionsNow == collectionsBefore && unused >= Math.Max(MinimumUnusedBytes, live / 4);
+        return collectionsNow == collectionsBefore && unused >= Math.Max(MinimumUnusedBytes, live / 2);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -17,12 +17,12 @@ public sealed class MemoryTrimTests : IDisposable
     private readonly string _dataDir = Directory.CreateTempSubdirectory("kubebrain-trim-").FullName;
 
     [Theory]
-    [InlineData(7, 7, 60 * MiB, 40 * MiB, 0, true)] // quiet, 20 MiB unused of 40 live
-    [InlineData(7, 8, 60 * MiB, 40 * MiB, 0, false)] // a collection ran during the interval: busy
-    [InlineData(7, 7, 50 * MiB, 40 * MiB, 0, false)] // quiet, 10 MiB unused: below the minimum
-    [InlineData(7, 7, 50 * MiB, 40 * MiB, 10 * MiB, true)] // free space in the heap is unused too
-    [InlineData(7, 7, 480 * MiB, 400 * MiB, 0, false)] // 80 MiB unused is less than a quarter of 400 live
-    [InlineData(7, 7, 500 * MiB, 400 * MiB, 0, true)] // 100 MiB is a quarter
+    [InlineData(7, 7, 80 * MiB, 40 * MiB, 0, true)] // quiet, 40 MiB unused of 40 live
+    [InlineData(7, 8, 80 * MiB, 40 * MiB, 0, false)] // a collection ran during the interval: busy
+    [InlineData(7, 7, 60 * MiB, 40 * MiB, 0, false)] // quiet, 20 MiB unused: below the minimum
+    [InlineData(7, 7, 60 * MiB, 40 * MiB, 15 * MiB, true)] // free space in the heap is unused too: 35 MiB of 25 live
+    [InlineData(7, 7, 550 * MiB, 400 * MiB, 0, false)] // 150 MiB unused is less than half of 400 live
+    [InlineData(7, 7, 600 * MiB, 400 * MiB, 0, true)] // 200 MiB is half
     public void ATrimNeedsAQuietIntervalAndEnoughUnusedMemory(int before, int now, long committed, long heap, long fragmented, bool worth) =>
         Assert.Equal(worth, IdleMemoryTrim.IsWorthTrimming(before, now, committed, heap, fragmented));
 
@@ -38,9 +38,9 @@ public sealed class MemoryTrimTests : IDisposable
         var value = UnsafeByteOperations.UnsafeWrap(new byte[1024]);
         await Task.WhenAll(Enumerable.Range(0, 100).Select(async writer =>
         {
-            for (var n = 0; n < 200; n++)
+            for (var n = 0; n < 400; n++)
             {
-                await server.Kv.PutAsync(new Rpc.PutRequest { Key = ByteString.CopyFromUtf8($"/registry/pods/ns-{writer}/pod-{n % 20}"), Value = value });
+                await server.Kv.PutAsync(new Rpc.PutRequest { Key = ByteString.CopyFromUtf8($"/registry/pods/ns-{writer}/pod-{n}"), Value = value });
             }
         }));
 
