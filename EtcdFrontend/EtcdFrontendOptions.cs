@@ -10,7 +10,7 @@ public sealed class EtcdFrontendOptions
     public const int DefaultMaxTxnOps = 128;
 
     /// <summary>The gRPC receive limit's allowance above <see cref="MaxRequestBytes"/>, as etcd's.</summary>
-    public const int GrpcOverheadBytes = 512 * 1024;
+    private const int GrpcOverheadBytes = 512 * 1024;
 
     /// <summary>The member name (etcd's <c>--name</c>).</summary>
     public string Name { get; set; } = "default";
@@ -20,6 +20,9 @@ public sealed class EtcdFrontendOptions
 
     /// <summary>The largest write request accepted, in bytes.</summary>
     public int MaxRequestBytes { get; set; } = DefaultMaxRequestBytes;
+
+    /// <summary>The largest gRPC message received, and the size watch responses are split at: <see cref="MaxRequestBytes"/> and etcd's allowance.</summary>
+    public int MaxMessageBytes => MaxRequestBytes + GrpcOverheadBytes;
 
     /// <summary>The most operations one transaction branch may hold.</summary>
     public int MaxTxnOps { get; set; } = DefaultMaxTxnOps;

@@ -65,7 +65,7 @@ public static class EtcdFrontendExtensions
         services.Configure(configure);
         services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = options.MaxRequestBytes + EtcdFrontendOptions.GrpcOverheadBytes;
+            o.MaxReceiveMessageSize = options.MaxMessageBytes;
             o.MaxSendMessageSize = int.MaxValue;
             o.Interceptors.Add<MetricsInterceptor>();
             o.Interceptors.Add<ErrorInterceptor>();

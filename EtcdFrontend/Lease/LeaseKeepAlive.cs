@@ -17,9 +17,10 @@ internal sealed partial class LeaseService
         ServerCallContext context)
     {
         using var call = shutdown.Link(context);
+        var requests = new ClientStream<Rpc.LeaseKeepAliveRequest>(context, requestStream, Rpc.LeaseKeepAliveRequest.Parser, options.Value.MaxMessageBytes);
         try
         {
-            while (await ClientStreams.NextAsync(requestStream, call.Token) is { } request)
+            while (await requests.NextAsync(call.Token) is { } request)
             {
                 var result = await calls.KeepAliveAsync(request.ID);
                 // Under the call's own token: gRPC resets the stream of a write whose token the stop cancelled.

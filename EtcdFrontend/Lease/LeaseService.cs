@@ -1,6 +1,7 @@
 using KubeBrain.EtcdFrontend.Batching;
 using KubeBrain.EtcdFrontend.Errors;
 using KubeBrain.Grains.Interfaces;
+using Microsoft.Extensions.Options;
 using Rpc = KubeBrain.Protos.Etcdserverpb;
 
 namespace KubeBrain.EtcdFrontend.Lease;
@@ -10,7 +11,7 @@ namespace KubeBrain.EtcdFrontend.Lease;
 /// call to it (keep-alives batched with the frontend's others); a revoke is one call to the coordinator, which ends the
 /// lease at the sequencer and deletes its keys. Headers carry the store's revision as the grains saw it.
 /// </summary>
-internal sealed partial class LeaseService(GrainReferences grains, SequencerCalls calls, ResponseHeaders headers, StreamShutdown shutdown) : Rpc.Lease.LeaseBase
+internal sealed partial class LeaseService(GrainReferences grains, SequencerCalls calls, ResponseHeaders headers, StreamShutdown shutdown, IOptions<EtcdFrontendOptions> options) : Rpc.Lease.LeaseBase
 {
     private IRevisionSequencerGrain Sequencer => grains.Sequencer;
 }

@@ -26,7 +26,7 @@ internal sealed class WatchService(WatchHub hub, KvBackend backend, ResponseHead
     {
         using var call = shutdown.Link(context);
         var ct = call.Token;
-        var stream = new WatchStream(headers, options.Value.MaxRequestBytes + EtcdFrontendOptions.GrpcOverheadBytes);
+        var stream = new WatchStream(headers, options.Value.MaxMessageBytes);
         var sending = stream.SendLoopAsync(responseStream, ct, context.CancellationToken);
         try
         {

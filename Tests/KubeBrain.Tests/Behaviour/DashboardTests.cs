@@ -26,7 +26,7 @@ public sealed partial class DashboardTests(DashboardServerFixture fixture) : ICl
     {
         using var http = new HttpClient();
         using var page = await http.GetAsync($"{Kb.MetricsEndpoint}/dashboard/");
-        using var h2c = MetricsTests.H2cClient();
+        using var h2c = H2c.Client();
         using var onClientPort = await h2c.GetAsync($"{Kb.Endpoint}/dashboard/");
 
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);

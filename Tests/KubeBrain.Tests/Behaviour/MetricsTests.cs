@@ -72,7 +72,7 @@ public sealed class MetricsTests(MetricsServerFixture fixture) : IClassFixture<M
     [Fact]
     public async Task TheMetricsAreServedOnTheMetricsPort_TheClientPortAnswersTheProcessSeriesOnly()
     {
-        using var h2c = H2cClient();
+        using var h2c = H2c.Client();
         using var overH2c = await h2c.GetAsync($"{Kb.Endpoint}/metrics");
         var text = await overH2c.Content.ReadAsStringAsync();
 
@@ -109,7 +109,7 @@ public sealed class MetricsTests(MetricsServerFixture fixture) : IClassFixture<M
     {
         using var http = new HttpClient();
         using var health = await http.GetAsync($"{Kb.MetricsEndpoint}/health");
-        using var h2c = H2cClient();
+        using var h2c = H2c.Client();
         using var onClientPort = await h2c.GetAsync($"{Kb.Endpoint}/health");
         var grpc = await new Grpc.Health.V1.Health.HealthClient(Kb.Channel).CheckAsync(new Grpc.Health.V1.HealthCheckRequest());
 
@@ -154,10 +154,6 @@ public sealed class MetricsTests(MetricsServerFixture fixture) : IClassFixture<M
     /// <summary>A series' value as etcdctl reads it: the text after the name on the line that starts with it.</summary>
     private static double ProcessSeries(string text, string name) =>
         double.Parse(text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal))[name.Length..], System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>An HTTP/2 client without TLS, as the client port speaks it for gRPC.</summary>
-    public static HttpClient H2cClient() =>
-        new() { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
 
     /// <summary>Scrapes until <paramref name="ready"/> holds (the store's gauges are read at most every couple of seconds).</summary>
     private async Task<IReadOnlyList<PrometheusSample>> ScrapeUntilAsync(Func<IReadOnlyList<PrometheusSample>, bool> ready)

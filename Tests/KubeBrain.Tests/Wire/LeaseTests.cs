@@ -1,3 +1,5 @@
+using System.IO.Compression;
+using Google.Protobuf;
 using Grpc.Core;
 using Xunit;
 using static KubeBrain.Tests.Wire.WireHelpers;
@@ -16,12 +18,15 @@ public abstract class LeaseContract(WireFixture fixture)
 {
     private const string TtlTooLarge = "etcdserver: too large lease TTL";
     private const string LeaseExists = "etcdserver: lease already exists";
+    protected const string KeepAliveMethod = "/etcdserverpb.Lease/LeaseKeepAlive";
 
     private static readonly TimeSpan ExpiryDeadline = TimeSpan.FromSeconds(15);
 
     private Rpc.KV.KVClient Kv => fixture.Target.Kv;
 
-    private Rpc.Lease.LeaseClient Lease => new(fixture.Target.Invoker);
+    protected WireTarget Server => fixture.Target;
+
+    protected Rpc.Lease.LeaseClient Lease => new(Server.Invoker);
 
     private static long NewLeaseId() => Random.Shared.NextInt64(1, long.MaxValue);
 
@@ -32,7 +37,7 @@ public abstract class LeaseContract(WireFixture fixture)
         return [$"/registry/events/ns{id}/a", $"/registry/pods/ns{id}/b", $"/wire/lease/{id}/c"];
     }
 
-    private async Task<long> GrantAsync(long ttl, long id = 0) => (await Lease.LeaseGrantAsync(new Rpc.LeaseGrantRequest { TTL = ttl, ID = id })).ID;
+    protected async Task<long> GrantAsync(long ttl, long id = 0) => (await Lease.LeaseGrantAsync(new Rpc.LeaseGrantRequest { TTL = ttl, ID = id })).ID;
 
     private async Task<long> PutAsync(string key, string value, long lease) =>
         (await Kv.PutAsync(new Rpc.PutRequest { Key = B(key), Value = B(value), Lease = lease })).Header.Revision;
@@ -253,6 +258,75 @@ public abstract class LeaseContract(WireFixture fixture)
     }
 
     [Fact]
+    public async Task KeepAlive_OnAStreamPerRequest_ResetAfterEachAnswer_AnswersEveryOne()
+    {
+        var id = await GrantAsync(30);
+
+        for (var i = 0; i < 20; i++)
+        {
+            // etcd's KeepAliveOnce: a stream for one request, reset once it is answered (disposing an unfinished call).
+            using var call = OpenKeepAlive();
+            var answer = await KeepAliveAsync(call, id);
+            Assert.Equal((id, 30L), (answer.ID, answer.TTL));
+        }
+
+        Assert.Equal(30, (await TimeToLiveAsync(id)).GrantedTTL);
+        await Lease.LeaseRevokeAsync(new Rpc.LeaseRevokeRequest { ID = id });
+    }
+
+    [Fact]
+    public async Task KeepAlive_RequestsCutAndJoinedAcrossWrites_AreAnsweredInOrder_AndTheStreamEndsWithOk()
+    {
+        var id = await GrantAsync(30);
+        var unknown = NewLeaseId();
+        var frames = new[] { id, unknown, id }.Select(l => RawGrpcStream.Frame(new Rpc.LeaseKeepAliveRequest { ID = l })).ToArray();
+        await using var call = new RawGrpcStream(Server.Endpoint, KeepAliveMethod);
+
+        call.Write(frames[0], frames[1][..3]);
+        var first = await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser);
+        call.Write(frames[1][3..7]);
+        call.Write(frames[1][7..], frames[2]);
+        var second = await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser);
+        var third = await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser);
+        call.Complete();
+
+        Assert.Equal((id, 30L), (first!.ID, first.TTL));
+        Assert.Equal((unknown, 0L), (second!.ID, second.TTL));
+        Assert.Equal((id, 30L), (third!.ID, third.TTL));
+        Assert.Null(await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser));
+        Assert.Equal(StatusCode.OK, (await call.StatusAsync()).StatusCode);
+        await Lease.LeaseRevokeAsync(new Rpc.LeaseRevokeRequest { ID = id });
+    }
+
+    [Fact]
+    public async Task KeepAlive_ARequestCutShortByTheEndOfTheStream_IsInternal_AfterTheWholeOnesAreAnswered()
+    {
+        var id = await GrantAsync(30);
+        var frame = RawGrpcStream.Frame(new Rpc.LeaseKeepAliveRequest { ID = id });
+        await using var call = new RawGrpcStream(Server.Endpoint, KeepAliveMethod);
+
+        call.Write(frame, frame[..8]);
+        var first = await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser);
+        call.Complete();
+
+        Assert.Equal((id, 30L), (first!.ID, first.TTL));
+        Assert.Null(await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser));
+        Assert.Equal(StatusCode.Internal, (await call.StatusAsync()).StatusCode);
+        await Lease.LeaseRevokeAsync(new Rpc.LeaseRevokeRequest { ID = id });
+    }
+
+    [Fact]
+    public async Task KeepAlive_ARequestOverTheMessageLimit_IsResourceExhausted_BeforeItsBytesArrive()
+    {
+        await using var call = new RawGrpcStream(Server.Endpoint, KeepAliveMethod);
+
+        call.Write(RawGrpcStream.Frame([], length: 4 * 1024 * 1024));
+
+        Assert.Null(await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser));
+        Assert.Equal(StatusCode.ResourceExhausted, (await call.StatusAsync()).StatusCode);
+    }
+
+    [Fact]
     public async Task Put_WithALiveLease_ShowsTheLeaseInTheKv_InPutsAndTxns()
     {
         var keys = KeysInThreeRanges();
@@ -468,7 +542,33 @@ public abstract class LeaseContract(WireFixture fixture)
     }
 }
 
-public sealed class LeaseTests(KubeBrainFixture fixture) : LeaseContract(fixture), IClassFixture<KubeBrainFixture>;
+public sealed class LeaseTests(KubeBrainFixture fixture) : LeaseContract(fixture), IClassFixture<KubeBrainFixture>
+{
+    /// <summary>
+    /// The frontend reads plain keep-alives itself and leaves a compressed one to gRPC's reader, which decompresses it
+    /// (etcd 3.4 installs no decompressor and answers Unimplemented).
+    /// </summary>
+    [Fact]
+    public async Task KeepAlive_AGzippedRequest_IsAnswered()
+    {
+        var id = await GrantAsync(30);
+        using var gzipped = new MemoryStream();
+        using (var gzip = new GZipStream(gzipped, CompressionLevel.Fastest))
+        {
+            new Rpc.LeaseKeepAliveRequest { ID = id }.WriteTo(gzip);
+        }
+        await using var call = new RawGrpcStream(Server.Endpoint, KeepAliveMethod, [("grpc-encoding", "gzip")]);
+
+        call.Write(RawGrpcStream.Frame(gzipped.ToArray(), compressed: true));
+        var answer = await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser);
+        call.Complete();
+
+        Assert.Equal((id, 30L), (answer!.ID, answer.TTL));
+        Assert.Null(await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser));
+        Assert.Equal(StatusCode.OK, (await call.StatusAsync()).StatusCode);
+        await Lease.LeaseRevokeAsync(new Rpc.LeaseRevokeRequest { ID = id });
+    }
+}
 
 public sealed class LeaseTestsOnEtcd(EtcdFixture fixture) : LeaseContract(fixture), IClassFixture<EtcdFixture>;
 
