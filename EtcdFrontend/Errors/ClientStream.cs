@@ -12,8 +12,9 @@ namespace KubeBrain.EtcdFrontend.Errors;
 /// request (etcd's <c>KeepAliveOnce</c>) resets it after each answer, and the reset fails the pending read of the
 /// request body. Read through gRPC's reader, that failure is thrown again at each of its awaits, which cost more than
 /// the request itself; read here, it is seen without being thrown. So a plain message (uncompressed, within
-/// <c>maxMessageSize</c>) is taken straight off the HTTP/2 request body, and anything else (a compressed message,
-/// one over the limit, one cut short) is left in the body for gRPC's own reader, which answers it as it always does.
+/// <c>maxMessageSize</c>, whole in what has arrived) is taken straight off the HTTP/2 request body, and anything else
+/// (a compressed message, one over the limit, one not whole yet or cut short) is left in the body for gRPC's own
+/// reader, which answers it as it always does. Messages taken here skip gRPC's own count and logs of received messages.
 /// </summary>
 internal sealed class ClientStream<T>(ServerCallContext context, IAsyncStreamReader<T> requests, MessageParser<T> parser, int maxMessageSize)
     where T : class, IMessage<T>
@@ -25,67 +26,64 @@ internal sealed class ClientStream<T>(ServerCallContext context, IAsyncStreamRea
     /// <summary>The client's next request, or null once it closed its side, reset the stream or went away.</summary>
     public async Task<T?> NextAsync(CancellationToken cancellationToken)
     {
-        while (true)
+        ValueTask<ReadResult> read;
+        try
         {
-            var read = _body.ReadAsync(cancellationToken);
-            if (!read.IsCompleted)
+            read = _body.ReadAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // The stream was over before this read began.
+            return null;
+        }
+        if (!read.IsCompleted)
+        {
+            await new Settled(read);
+        }
+        if (!read.IsCompletedSuccessfully)
+        {
+            // Kestrel fails or cancels a pending body read only when the stream is over for this call: reset by the
+            // client, its connection dropped, or the call cancelled. Not taking the result keeps it unthrown.
+            return null;
+        }
+        var result = read.Result;
+        var buffer = result.Buffer;
+        if (TryTakePlainMessage(buffer, out var message))
+        {
+            try
             {
-                await new Settled(read);
+                return parser.ParseFrom(message);
             }
-            if (!read.IsCompletedSuccessfully)
+            finally
             {
-                // Kestrel fails or cancels a pending body read only when the stream is over for this call: reset by
-                // the client, its connection dropped, or the call cancelled. Not reading the result keeps it unthrown.
-                return null;
-            }
-            var result = read.Result;
-            var buffer = result.Buffer;
-            switch (TakePlainMessage(buffer, out var message))
-            {
-                case Frame.Plain:
-                    var request = parser.ParseFrom(message);
-                    _body.AdvanceTo(message.End);
-                    return request;
-                case Frame.Partial when !result.IsCompleted:
-                    _body.AdvanceTo(buffer.Start, buffer.End);
-                    continue;
-                case Frame.Partial when buffer.IsEmpty:
-                    _body.AdvanceTo(buffer.End);
-                    return null;
-                default:
-                    _body.AdvanceTo(buffer.Start);
-                    return await requests.MoveNext(cancellationToken) ? requests.Current : null;
+                _body.AdvanceTo(message.End);
             }
         }
+        if (buffer.IsEmpty && result.IsCompleted)
+        {
+            _body.AdvanceTo(buffer.End);
+            return null;
+        }
+        _body.AdvanceTo(buffer.Start);
+        return await requests.MoveNext(cancellationToken) ? requests.Current : null;
     }
 
-    private Frame TakePlainMessage(ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> message)
+    private bool TryTakePlainMessage(ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> message)
     {
         message = default;
         if (buffer.Length < HeaderBytes)
         {
-            return Frame.Partial;
+            return false;
         }
         Span<byte> header = stackalloc byte[HeaderBytes];
         buffer.Slice(0, HeaderBytes).CopyTo(header);
         var length = BinaryPrimitives.ReadUInt32BigEndian(header[1..]);
-        if (header[0] != 0 || length > maxMessageSize)
+        if (header[0] != 0 || length > maxMessageSize || buffer.Length - HeaderBytes < length)
         {
-            return Frame.ForGrpc;
-        }
-        if (buffer.Length - HeaderBytes < length)
-        {
-            return Frame.Partial;
+            return false;
         }
         message = buffer.Slice(HeaderBytes, length);
-        return Frame.Plain;
-    }
-
-    private enum Frame
-    {
-        Plain,
-        Partial,
-        ForGrpc,
+        return true;
     }
 
     /// <summary>Awaits a read's completion without taking its result, so that a failed read is not thrown.</summary>

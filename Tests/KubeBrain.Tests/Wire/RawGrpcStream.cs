@@ -18,6 +18,7 @@ public sealed class RawGrpcStream : IAsyncDisposable
     private const int HeaderBytes = 5;
 
     private readonly HttpClient _http = H2c.Client();
+    private readonly CancellationTokenSource _deadline = new(WireTarget.CallDeadline);
     private readonly Channel<byte[]> _writes = Channel.CreateUnbounded<byte[]>();
     private readonly Task<HttpResponseMessage> _response;
     private Stream? _answers;
@@ -39,8 +40,7 @@ public sealed class RawGrpcStream : IAsyncDisposable
         {
             request.Headers.Add(name, value);
         }
-        _http.Timeout = WireTarget.CallDeadline;
-        _response = _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        _response = _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, _deadline.Token);
     }
 
     /// <summary>A message as gRPC frames it: a compressed flag, the length in four bytes big-endian, the bytes.</summary>
@@ -61,18 +61,21 @@ public sealed class RawGrpcStream : IAsyncDisposable
     /// <summary>Ends the request stream (END_STREAM).</summary>
     public void Complete() => _writes.Writer.Complete();
 
-    /// <summary>The next answer, or null once the server ended its side.</summary>
+    /// <summary>The next answer, or null once the server ended its side; every read fails once the call's deadline passed.</summary>
     public async Task<T?> ReadAsync<T>(MessageParser<T> parser)
         where T : IMessage<T>
     {
-        var answers = _answers ??= await (await ResponseAsync()).Content.ReadAsStreamAsync();
+        var answers = _answers ??= await (await ResponseAsync()).Content.ReadAsStreamAsync(_deadline.Token);
         var header = new byte[HeaderBytes];
-        if (await answers.ReadAtLeastAsync(header, HeaderBytes, throwOnEndOfStream: false) == 0)
+        switch (await answers.ReadAtLeastAsync(header, HeaderBytes, throwOnEndOfStream: false, _deadline.Token))
         {
-            return default;
+            case 0:
+                return default;
+            case < HeaderBytes:
+                throw new EndOfStreamException("the answers ended inside a message's header");
         }
         var message = new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1))];
-        await answers.ReadExactlyAsync(message);
+        await answers.ReadExactlyAsync(message, _deadline.Token);
         return parser.ParseFrom(message);
     }
 
@@ -94,6 +97,7 @@ public sealed class RawGrpcStream : IAsyncDisposable
             (await _response).Dispose();
         }
         _http.Dispose();
+        _deadline.Dispose();
     }
 
     private async Task<HttpResponseMessage> ResponseAsync()
