@@ -294,7 +294,7 @@ public abstract class LeaseContract(WireFixture fixture)
         Assert.Equal((unknown, 0L), (second!.ID, second.TTL));
         Assert.Equal((id, 30L), (third!.ID, third.TTL));
         Assert.Null(await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser));
-        Assert.Equal(StatusCode.OK, (await call.StatusAsync()).StatusCode);
+        Assert.Equal(StatusCode.OK, await call.StatusCodeAsync());
         await Lease.LeaseRevokeAsync(new Rpc.LeaseRevokeRequest { ID = id });
     }
 
@@ -311,7 +311,7 @@ public abstract class LeaseContract(WireFixture fixture)
 
         Assert.Equal((id, 30L), (first!.ID, first.TTL));
         Assert.Null(await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser));
-        Assert.Equal(StatusCode.Internal, (await call.StatusAsync()).StatusCode);
+        Assert.Equal(StatusCode.Internal, await call.StatusCodeAsync());
         await Lease.LeaseRevokeAsync(new Rpc.LeaseRevokeRequest { ID = id });
     }
 
@@ -323,7 +323,7 @@ public abstract class LeaseContract(WireFixture fixture)
         call.Write(RawGrpcStream.Frame([], length: 4 * 1024 * 1024));
 
         Assert.Null(await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser));
-        Assert.Equal(StatusCode.ResourceExhausted, (await call.StatusAsync()).StatusCode);
+        Assert.Equal(StatusCode.ResourceExhausted, await call.StatusCodeAsync());
     }
 
     [Fact]
@@ -567,7 +567,7 @@ public sealed class LeaseTests(KubeBrainFixture fixture) : LeaseContract(fixture
 
         Assert.Equal((id, 30L), (answer!.ID, answer.TTL));
         Assert.Null(await call.ReadAsync(Rpc.LeaseKeepAliveResponse.Parser));
-        Assert.Equal(StatusCode.OK, (await call.StatusAsync()).StatusCode);
+        Assert.Equal(StatusCode.OK, await call.StatusCodeAsync());
         await Lease.LeaseRevokeAsync(new Rpc.LeaseRevokeRequest { ID = id });
     }
 }

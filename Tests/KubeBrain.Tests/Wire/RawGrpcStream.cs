@@ -11,7 +11,7 @@ namespace KubeBrain.Tests.Wire;
 /// <summary>
 /// A streaming gRPC call spoken by hand over HTTP/2 without TLS, for what a gRPC library never sends: the test cuts
 /// the request's bytes into writes of its choosing (each flushed in DATA frames of its own), and reads the answers'
-/// messages and the call's status as they come.
+/// messages and the call's status code as they come.
 /// </summary>
 public sealed class RawGrpcStream : IAsyncDisposable
 {
@@ -79,14 +79,12 @@ public sealed class RawGrpcStream : IAsyncDisposable
         return parser.ParseFrom(message);
     }
 
-    /// <summary>The call's status, once every answer was read: from the trailers, or the headers of an answer without a body.</summary>
-    public async Task<Status> StatusAsync()
+    /// <summary>The call's status code, once every answer was read: from the trailers, or the headers of an answer without a body.</summary>
+    public async Task<StatusCode> StatusCodeAsync()
     {
         var response = await ResponseAsync();
         var fields = response.TrailingHeaders.Contains("grpc-status") ? response.TrailingHeaders : response.Headers;
-        var code = (StatusCode)int.Parse(fields.GetValues("grpc-status").Single(), System.Globalization.CultureInfo.InvariantCulture);
-        var detail = fields.TryGetValues("grpc-message", out var messages) ? Uri.UnescapeDataString(messages.Single()) : "";
-        return new Status(code, detail);
+        return (StatusCode)int.Parse(fields.GetValues("grpc-status").Single(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async ValueTask DisposeAsync()
