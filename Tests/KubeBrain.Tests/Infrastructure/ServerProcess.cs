@@ -110,13 +110,20 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>
     /// Starts <paramref name="role"/>'s program with <paramref name="args"/>, serving etcd on
     /// <paramref name="clientUrl"/> or a free loopback client URL unless <paramref name="servesEtcd"/> is false, and
-    /// waits until it reports that it is up. Programs see the command line only, never <c>KUBEBRAIN_POSTGRES</c>.
+    /// waits until it reports that it is up. Programs see the command line only, never <c>KUBEBRAIN_POSTGRES</c>, and
+    /// the test's environment with <paramref name="environment"/>'s variables added.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true, string? clientUrl = null)
+    public static async Task<ServerProcess> StartAsync(
+        ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true, string? clientUrl = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var endpoint = servesEtcd ? clientUrl ?? $"http://127.0.0.1:{Port()}" : null;
         string[] all = endpoint is null ? [.. args] : ["--listen-client-urls", endpoint, .. args];
-        var process = Process.Start(StartInfo(role, all))!;
+        var start = StartInfo(role, all);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+        var process = Process.Start(start)!;
         var server = new ServerProcess(process, role, endpoint);
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnLine(object sender, DataReceivedEventArgs e)
