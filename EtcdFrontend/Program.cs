@@ -5,7 +5,6 @@ return await FrontendCommandLine.RunAsync(args, "kubebrain-frontend", FrontendPr
 {
     var app = FrontendHost.Build(options);
     await app.StartAsync();
-    Console.WriteLine(RuntimeSettings.Describe());
     Console.WriteLine($"KubeBrain frontend '{options.Name}' serving etcd on {string.Join(", ", options.ListenClientUrls)} (cluster {options.ClusterId})");
     await app.WaitForShutdownAsync();
 });

@@ -5,7 +5,6 @@ return await FrontendCommandLine.RunAsync(args, "kubebrain", ServerOptions.Usage
 {
     var app = KubeBrainServer.Build(options);
     await app.StartAsync();
-    Console.WriteLine(RuntimeSettings.Describe());
     Console.WriteLine(options.Frontend
         ? $"KubeBrain '{options.Name}' serving etcd on {string.Join(", ", options.ListenClientUrls)} ({options.DescribeStorage()})"
         : $"KubeBrain silo '{options.Name}' up in cluster {options.ClusterId} ({options.DescribeStorage()}; no etcd frontend)");

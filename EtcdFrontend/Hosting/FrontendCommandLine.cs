@@ -99,7 +99,8 @@ public record FrontendCommandLine
     /// <summary>
     /// Runs a program on this command line: prints <paramref name="usage"/> for <c>--help</c>; for a bad flag
     /// prints a message naming it and answers exit status 2; otherwise parses <paramref name="args"/> over
-    /// <paramref name="defaults"/>, runs <paramref name="serve"/> and answers 0.
+    /// <paramref name="defaults"/>, prints the garbage collector's settings in force (<see cref="RuntimeSettings"/>),
+    /// runs <paramref name="serve"/> and answers 0.
     /// </summary>
     public static async Task<int> RunAsync<T>(IReadOnlyList<string> args, string program, string usage, T defaults, Func<T, Task> serve)
         where T : FrontendCommandLine
@@ -120,6 +121,7 @@ public record FrontendCommandLine
             await Console.Error.WriteLineAsync("Run with --help for the list of flags.");
             return 2;
         }
+        Console.WriteLine(RuntimeSettings.Describe());
         await serve(options);
         return 0;
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime;
 
 namespace KubeBrain.EtcdFrontend.Hosting;
@@ -13,10 +14,13 @@ public static class RuntimeSettings
     public static string Describe()
     {
         var gc = GC.GetConfigurationVariables();
-        long Number(string name) => gc.TryGetValue(name, out var value) && value is long number ? number : 0;
+        string Setting(string name) => gc.TryGetValue(name, out var value) ? string.Create(CultureInfo.InvariantCulture, $"{value}") : "unknown";
         var collector = !GCSettings.IsServerGC ? "workstation GC"
-            : Number("GCDynamicAdaptationMode") == 1 ? "server GC with DATAS"
+            : Setting("GCDynamicAdaptationMode") == "1" ? "server GC with DATAS"
             : "server GC";
-        return $"runtime: .NET {Environment.Version}, {collector}, gen0 budget at most {Number("GCGen0MaxBudget") >> 20} MiB per heap, ConserveMemory {Number("GCConserveMem")}";
+        var budget = gc.TryGetValue("GCGen0MaxBudget", out var value) && value is long bytes
+            ? string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.##} MiB")
+            : "unknown";
+        return $"runtime: .NET {Environment.Version}, {collector}, gen0 budget at most {budget} per heap, ConserveMemory {Setting("GCConserveMem")}";
     }
 }

@@ -105,13 +105,17 @@ public sealed class ServerProcess : IAsyncDisposable
     /// choose another store; null for none) and waits until it serves.
     /// </summary>
     public static Task<ServerProcess> StartAsync(string? dataDir, params string[] extraArgs) =>
-        StartAsync(ServerRole.Silo, [.. dataDir is null ? [] : new[] { "--data-dir", dataDir }, "--silo-port", Port(), "--gateway-port", Port(), .. extraArgs]);
+        StartAsync(dataDir, new Dictionary<string, string>(), extraArgs);
+
+    /// <summary>As <see cref="StartAsync(string?, string[])"/>, with <paramref name="environment"/>'s variables added to the process's.</summary>
+    public static Task<ServerProcess> StartAsync(string? dataDir, IReadOnlyDictionary<string, string> environment, params string[] extraArgs) =>
+        StartAsync(ServerRole.Silo, [.. dataDir is null ? [] : new[] { "--data-dir", dataDir }, "--silo-port", Port(), "--gateway-port", Port(), .. extraArgs], environment: environment);
 
     /// <summary>
     /// Starts <paramref name="role"/>'s program with <paramref name="args"/>, serving etcd on
     /// <paramref name="clientUrl"/> or a free loopback client URL unless <paramref name="servesEtcd"/> is false, and
-    /// waits until it reports that it is up. Programs see the command line only, never <c>KUBEBRAIN_POSTGRES</c>, and
-    /// the test's environment with <paramref name="environment"/>'s variables added.
+    /// waits until it reports that it is up. Programs inherit the test's environment without <c>KUBEBRAIN_POSTGRES</c>
+    /// (their store comes from the command line), with <paramref name="environment"/>'s variables added.
     /// </summary>
     public static async Task<ServerProcess> StartAsync(
         ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true, string? clientUrl = null, IReadOnlyDictionary<string, string>? environment = null)
