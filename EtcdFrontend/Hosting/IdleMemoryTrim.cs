@@ -27,8 +27,8 @@ public sealed partial class IdleMemoryTrim : BackgroundService
     public const long MinimumUnusedBytes = 32L << 20;
 
     /// <summary>
-    /// A process that allocates less than this is quiet. An idle server allocates about 60 KiB a second (its timers
-    /// and the cluster's housekeeping); one taking 100 puts a second, about 900 KiB.
+    /// A process that allocates less than this is quiet. An idle server allocates 30-45 KiB a second (its timers and
+    /// the cluster's housekeeping); one taking 100 puts a second from one client, about 1.6 MiB.
     /// </summary>
     public const long QuietBytesPerSecond = 256L << 10;
 
