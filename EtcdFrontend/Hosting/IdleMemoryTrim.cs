@@ -14,11 +14,11 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 /// allocation budgets, and the holes that values leaving memory leave in the oldest generation) until a collection
 /// needs it again, so a server that has gone idle would otherwise hold its peak. Every interval this looks at what
 /// the process allocated since the last look and at the last collection; when the process allocated less than
-/// <see cref="QuietBytesPerSecond"/> (it is idle, or serves a trickle of requests) and the GC holds unused at least
-/// <see cref="MinimumUnusedBytes"/> and a quarter of what is live, it runs one aggressive collection, which compacts
-/// the heap and decommits every free region. A process under steady traffic allocates more than that, so it is never
-/// collected for nothing; after a trim the GC holds little unused until the next burst, so a trim is not repeated.
-/// Its pause grows with the live heap (42 ms with 100,000 pods of 1 KiB loaded, 78 ms with 250,000, on two cores).
+/// <see cref="QuietBytesPerSecond"/> a second (it is idle, or serves a few requests a second) and the GC holds unused
+/// at least <see cref="MinimumUnusedBytes"/> and a quarter of what is live, it runs one aggressive collection, which
+/// compacts the heap and decommits every free region. A process serving more traffic than that runs collections of
+/// its own, which would take back what a trim gave; after a trim the GC holds little unused until a burst leaves as
+/// much again. Its pause grows with the live heap (42 ms with 100,000 pods of 1 KiB loaded, 78 ms with 250,000, on two cores).
 /// The GC is the process's, so one loop runs per process however many servers it hosts.
 /// </summary>
 public sealed partial class IdleMemoryTrim : BackgroundService
@@ -27,8 +27,8 @@ public sealed partial class IdleMemoryTrim : BackgroundService
     public const long MinimumUnusedBytes = 32L << 20;
 
     /// <summary>
-    /// A process that allocates less than this is quiet. An idle server allocates 30-45 KiB a second (its timers and
-    /// the cluster's housekeeping); one taking 100 puts a second from one client, about 1.6 MiB.
+    /// A process that allocates less than this a second is quiet. An idle server allocates 30-55 KiB a second (its
+    /// timers and the cluster's housekeeping); one taking 100 puts a second from one client, about 1.6 MiB.
     /// </summary>
     public const long QuietBytesPerSecond = 256L << 10;
 
@@ -51,8 +51,8 @@ public sealed partial class IdleMemoryTrim : BackgroundService
     }
 
     /// <summary>
-    /// Whether a trim is worth it: the process allocated less than <see cref="QuietBytesPerSecond"/> during the
-    /// interval, and the last collection left the GC holding unused, committed but not live, at least
+    /// Whether a trim is worth it: the process allocated less than <see cref="QuietBytesPerSecond"/> a second over
+    /// the interval, and the last collection left the GC holding unused, committed but not live, at least
     /// <see cref="MinimumUnusedBytes"/> and a quarter of what is live.
     /// </summary>
     /// <param name="allocatedBytes">What the process allocated since the last look.</param>
@@ -77,14 +77,16 @@ public sealed partial class IdleMemoryTrim : BackgroundService
         {
             using var timer = new PeriodicTimer(_interval);
             var allocated = GC.GetTotalAllocatedBytes();
+            var looked = Stopwatch.GetTimestamp();
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 var last = GC.GetGCMemoryInfo();
-                if (IsWorthTrimming(GC.GetTotalAllocatedBytes() - allocated, _interval, last.TotalCommittedBytes, last.HeapSizeBytes, last.FragmentedBytes))
+                if (IsWorthTrimming(GC.GetTotalAllocatedBytes() - allocated, Stopwatch.GetElapsedTime(looked), last.TotalCommittedBytes, last.HeapSizeBytes, last.FragmentedBytes))
                 {
                     Trim(last.TotalCommittedBytes);
                 }
                 allocated = GC.GetTotalAllocatedBytes();
+                looked = Stopwatch.GetTimestamp();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -105,18 +105,29 @@ public sealed class ServerProcess : IAsyncDisposable
     /// choose another store; null for none) and waits until it serves.
     /// </summary>
     public static Task<ServerProcess> StartAsync(string? dataDir, params string[] extraArgs) =>
-        StartAsync(ServerRole.Silo, [.. dataDir is null ? [] : new[] { "--data-dir", dataDir }, "--silo-port", Port(), "--gateway-port", Port(), .. extraArgs]);
+        StartAsync(dataDir, new Dictionary<string, string>(), extraArgs);
+
+    /// <summary>As <see cref="StartAsync(string?, string[])"/>, with <paramref name="environment"/>'s variables added to the process's.</summary>
+    public static Task<ServerProcess> StartAsync(string? dataDir, IReadOnlyDictionary<string, string> environment, params string[] extraArgs) =>
+        StartAsync(ServerRole.Silo, [.. dataDir is null ? [] : new[] { "--data-dir", dataDir }, "--silo-port", Port(), "--gateway-port", Port(), .. extraArgs], environment: environment);
 
     /// <summary>
     /// Starts <paramref name="role"/>'s program with <paramref name="args"/>, serving etcd on
     /// <paramref name="clientUrl"/> or a free loopback client URL unless <paramref name="servesEtcd"/> is false, and
-    /// waits until it reports that it is up. Programs see the command line only, never <c>KUBEBRAIN_POSTGRES</c>.
+    /// waits until it reports that it is up. Programs inherit the test's environment without <c>KUBEBRAIN_POSTGRES</c>
+    /// (their store comes from the command line), with <paramref name="environment"/>'s variables added.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true, string? clientUrl = null)
+    public static async Task<ServerProcess> StartAsync(
+        ServerRole role, IReadOnlyList<string> args, bool servesEtcd = true, string? clientUrl = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var endpoint = servesEtcd ? clientUrl ?? $"http://127.0.0.1:{Port()}" : null;
         string[] all = endpoint is null ? [.. args] : ["--listen-client-urls", endpoint, .. args];
-        var process = Process.Start(StartInfo(role, all))!;
+        var start = StartInfo(role, all);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+        var process = Process.Start(start)!;
         var server = new ServerProcess(process, role, endpoint);
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnLine(object sender, DataReceivedEventArgs e)
