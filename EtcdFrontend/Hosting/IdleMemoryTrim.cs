@@ -18,8 +18,8 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 /// at least <see cref="MinimumUnusedBytes"/> and a quarter of what is live, it runs one aggressive collection, which
 /// compacts the heap and decommits every free region. A process serving more traffic than that runs collections of
 /// its own, which would take back what a trim gave; after a trim the GC holds little unused until a burst leaves as
-/// much again. Its pause grows with the live heap (42 ms with 100,000 pods of 1 KiB loaded, 78 ms with 250,000, on two cores).
-/// The GC is the process's, so one loop runs per process however many servers it hosts.
+/// much again. Its pause grows with the live heap (42 ms with 100,000 pods of 1 KiB loaded, 78 ms with 250,000, on
+/// two cores). The GC is the process's, so one loop runs per process however many servers it hosts.
 /// </summary>
 public sealed partial class IdleMemoryTrim : BackgroundService
 {
