@@ -61,6 +61,7 @@ public static class KubeBrainServer
                 builder.Services.AddSingleton<IMvccStore>(_ => new InMemoryMvccStore());
                 break;
             default:
+                builder.Services.AddHostedService(_ => new DataDirectoryLock(options.EffectiveDataDir));
                 builder.Services.AddSingleton<IMvccStore>(_ => new SqliteMvccStore(Path.Combine(options.EffectiveDataDir, DatabaseFile)));
                 break;
         }

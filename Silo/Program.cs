@@ -3,7 +3,7 @@ using KubeBrain.Silo;
 
 return await FrontendCommandLine.RunAsync(args, "kubebrain", ServerOptions.Usage, new ServerOptions(), async options =>
 {
-    var app = KubeBrainServer.Build(options);
+    await using var app = KubeBrainServer.Build(options);
     await app.StartAsync();
     Console.WriteLine(options.Frontend
         ? $"KubeBrain '{options.Name}' serving etcd on {string.Join(", ", options.ListenClientUrls)} ({options.DescribeStorage()})"

@@ -100,7 +100,8 @@ public record FrontendCommandLine
     /// Runs a program on this command line: prints <paramref name="usage"/> for <c>--help</c>; for a bad flag
     /// prints a message naming it and answers exit status 2; otherwise parses <paramref name="args"/> over
     /// <paramref name="defaults"/>, prints the garbage collector's settings in force (<see cref="RuntimeSettings"/>),
-    /// runs <paramref name="serve"/> and answers 0.
+    /// runs <paramref name="serve"/> and answers 0, or, when it fails (a client URL's port taken, the data directory
+    /// locked by another server), prints one line with the failure's messages and answers 1, as etcd does.
     /// </summary>
     public static async Task<int> RunAsync<T>(IReadOnlyList<string> args, string program, string usage, T defaults, Func<T, Task> serve)
         where T : FrontendCommandLine
@@ -122,8 +123,30 @@ public record FrontendCommandLine
             return 2;
         }
         Console.WriteLine(RuntimeSettings.Describe());
-        await serve(options);
+        try
+        {
+            await serve(options);
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"{program}: {Messages(e)}");
+            return 1;
+        }
         return 0;
+    }
+
+    /// <summary>The messages of <paramref name="e"/> and of its inner exceptions, each one that adds something.</summary>
+    private static string Messages(Exception e)
+    {
+        var text = e.Message;
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (!text.Contains(inner.Message, StringComparison.OrdinalIgnoreCase))
+            {
+                text += $" ({inner.Message})";
+            }
+        }
+        return text;
     }
 
     /// <summary>

@@ -3,9 +3,9 @@ using System.Diagnostics;
 namespace KubeBrain.Grains.Storage;
 
 /// <summary>
-/// The sequencer's time lease of a store that only one process opens (in memory, SQLite), kept in that process on
-/// its monotonic clock: the same rule as a lease in the metadata row, without the writes. A restart after a crash
-/// starts with no lease, so it never waits.
+/// The sequencer's time lease of a store that only one process opens (in memory; SQLite, whose data directory the
+/// server locks), kept in that process on its monotonic clock: the same rule as a lease in the metadata row, without
+/// the writes. A restart after a crash starts with no lease, so it never waits.
 /// </summary>
 internal sealed class ProcessSequencerLease
 {

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using KubeBrain.EtcdFrontend.Hosting;
 using KubeBrain.Silo;
 using KubeBrain.Tests.Infrastructure;
@@ -121,6 +123,21 @@ public sealed class CommandLineTests
         var (exitCode, output) = await ServerProcess.RunToExitAsync(ServerRole.Frontend, "--postgres-connection-string", "Host=127.0.0.1", flag, value);
         Assert.Equal(2, exitCode);
         Assert.Contains($"kubebrain-frontend: {message}", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>A server that cannot listen on its client URL says so in one line and exits with status 1, as etcd does.</summary>
+    [Fact]
+    public async Task AServerWhoseClientPortIsTakenExitsNamingIt()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+
+        var (exitCode, output) = await ServerProcess.RunToExitAsync(
+            ServerRole.Silo, "--storage", "memory", "--listen-client-urls", url, "--silo-port", ServerProcess.Port(), "--gateway-port", ServerProcess.Port());
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"kubebrain: Failed to bind to address {url}: address already in use.", output, StringComparison.Ordinal);
     }
 
     [Fact]

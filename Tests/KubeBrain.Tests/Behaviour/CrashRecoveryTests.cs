@@ -7,7 +7,8 @@ namespace KubeBrain.Tests.Behaviour;
 
 /// <summary>
 /// The real server process on its SQLite default: kill -9 during a write load loses no acknowledged write
-/// (I2), and a restart on the same data directory recovers every key and the revision.
+/// (I2), a restart on the same data directory recovers every key and the revision, and the directory serves one
+/// server at a time.
 /// </summary>
 public sealed class CrashRecoveryTests : IDisposable
 {
@@ -103,6 +104,36 @@ public sealed class CrashRecoveryTests : IDisposable
             maxModRevisions.Add(snapshot.Kvs.Max(k => k.ModRevision));
         }
         Assert.Equal(current - 1, maxModRevisions.Count);
+    }
+
+    /// <summary>
+    /// A second server on the data directory of a running one exits with status 1, naming the directory, before it
+    /// opens the store: the first keeps its epoch, so it still writes, and its linearizable reads stay current. Once
+    /// the first has been killed, a server takes the directory again.
+    /// </summary>
+    [Fact]
+    public async Task ASecondServerOnTheDataDirectoryExitsAndTheFirstServesOn()
+    {
+        await using (var first = await ServerProcess.StartAsync(_dataDir))
+        {
+            await first.Kv.PutAsync(Etcd.Put("/held", "1"));
+
+            var (exitCode, output) = await ServerProcess.RunToExitAsync(
+                ServerRole.Silo,
+                "--data-dir", _dataDir, "--listen-client-urls", $"http://127.0.0.1:{ServerProcess.Port()}",
+                "--silo-port", ServerProcess.Port(), "--gateway-port", ServerProcess.Port());
+
+            Assert.Equal(1, exitCode);
+            Assert.Contains($"kubebrain: cannot lock the data directory {_dataDir}", output, StringComparison.Ordinal);
+            var put = await first.Kv.PutAsync(Etcd.Put("/held", "2"));
+            var read = await first.Kv.RangeAsync(Etcd.Get("/held"));
+            Assert.Equal(put.Header.Revision, read.Header.Revision);
+            Assert.Equal("2", read.Kvs.Single().Value.ToStringUtf8());
+            await first.KillAsync();
+        }
+
+        await using var next = await ServerProcess.StartAsync(_dataDir);
+        Assert.Equal("2", (await next.Kv.RangeAsync(Etcd.Get("/held"))).Kvs.Single().Value.ToStringUtf8());
     }
 
     public void Dispose() => Directory.Delete(_dataDir, recursive: true);
