@@ -81,7 +81,10 @@ public sealed class ServerProcess : IAsyncDisposable
         return Path.Combine(root!.FullName, project, "bin", configuration, testDir.Name, program + ".dll");
     }
 
-    /// <summary>Runs a program with <paramref name="args"/> to completion and returns its exit code and output.</summary>
+    /// <summary>
+    /// Runs a program with <paramref name="args"/> to completion and returns its exit code and output; one still running
+    /// after 60 s (a server that started where it should have exited) is killed, and the wait throws.
+    /// </summary>
     public static Task<(int ExitCode, string Output)> RunToExitAsync(ServerRole role, params string[] args) =>
         RunToExitWithPostgresAsync(role, null, args);
 
@@ -96,7 +99,15 @@ public sealed class ServerProcess : IAsyncDisposable
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
         return (process.ExitCode, await stdout + await stderr);
     }
 
