@@ -101,7 +101,7 @@ public record FrontendCommandLine
     /// prints a message naming it and answers exit status 2; otherwise parses <paramref name="args"/> over
     /// <paramref name="defaults"/>, prints the garbage collector's settings in force (<see cref="RuntimeSettings"/>),
     /// runs <paramref name="serve"/> and answers 0, or, when it fails (a client URL's port taken, the data directory
-    /// locked by another server), prints one line with the failure's messages and answers 1, as etcd does.
+    /// locked by another server), ends with one line of the failure's messages on stderr and answers 1, as etcd does.
     /// </summary>
     public static async Task<int> RunAsync<T>(IReadOnlyList<string> args, string program, string usage, T defaults, Func<T, Task> serve)
         where T : FrontendCommandLine
@@ -129,6 +129,12 @@ public record FrontendCommandLine
         }
         catch (Exception e)
         {
+            if (e is not IOException)
+            {
+                // An I/O failure (a port taken, a data directory locked or not writable) says it all in its message;
+                // anything else is printed whole, for a report.
+                await Console.Error.WriteLineAsync(e.ToString());
+            }
             await Console.Error.WriteLineAsync($"{program}: {Messages(e)}");
             return 1;
         }

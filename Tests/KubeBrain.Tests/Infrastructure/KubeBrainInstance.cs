@@ -72,7 +72,15 @@ public sealed class KubeBrainInstance : IAsyncDisposable
         };
         options = configure?.Invoke(options) ?? options;
         var app = KubeBrainServer.Build(options, customize: customize);
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
         return new KubeBrainInstance(app, options, owned, clientTls);
     }
 

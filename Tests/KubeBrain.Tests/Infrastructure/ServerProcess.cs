@@ -83,7 +83,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>
     /// Runs a program with <paramref name="args"/> to completion and returns its exit code and output; one still running
-    /// after 60 s (a server that started where it should have exited) is killed, and the wait throws.
+    /// after 60 s (a server that started where it should have exited) is killed, and the wait throws with its output.
     /// </summary>
     public static Task<(int ExitCode, string Output)> RunToExitAsync(ServerRole role, params string[] args) =>
         RunToExitWithPostgresAsync(role, null, args);
@@ -103,10 +103,10 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         }
-        catch (TimeoutException)
+        catch (TimeoutException timeout)
         {
             process.Kill(entireProcessTree: true);
-            throw;
+            throw new TimeoutException($"the {role} was still running after 60 s:\n{await stdout}{await stderr}", timeout);
         }
         return (process.ExitCode, await stdout + await stderr);
     }
