@@ -25,8 +25,8 @@
 # ONLY (an extended regular expression: only the rows whose name it matches, e.g. ONLY=k8s; the put → event
 # latency table counts as the row "put → event latency").
 # With etcd's tool, each row also gives the CPU seconds a measured run took, averaged over the rounds: the server
-# process's (from /proc; with STORAGE=postgres, KubeBrain's includes its PostgreSQL cluster's processes) and the
-# benchmark client's, which shares the same cores.
+# process's (from /proc; with STORAGE=postgres, KubeBrain's includes its PostgreSQL cluster's processes, whose
+# share follows in parentheses) and the benchmark client's, which shares the same cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOL=${TOOL:-etcd}
@@ -111,21 +111,25 @@ for _ in $(seq 1 "$SERVER_WARMUP"); do
   done
 done
 ticks_per_second=$(getconf CLK_TCK)
-server_ticks() { # server pid → the CPU clock ticks it used, with its PostgreSQL cluster's (postmaster, exited and live backends)
-  local pids=("$1")
+ticks() { # pids... → the CPU clock ticks they used, with their exited children's
+  for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 + $16 + $17 } END { print t + 0 }'
+}
+postgres_ticks() { # server pid → the ticks of KubeBrain's PostgreSQL cluster (postmaster, exited and live backends), 0 for none
   if [ "$1" = "$kb_pid" ] && [ "$STORAGE" = postgres ]; then
     local postmaster
     postmaster=$(head -n 1 "$work/pg/data/postmaster.pid")
-    pids+=("$postmaster" $(pgrep -P "$postmaster"))
+    ticks "$postmaster" $(pgrep -P "$postmaster")
+  else
+    echo 0
   fi
-  for p in "${pids[@]}"; do cat "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 + $16 + $17 } END { print t }'
 }
-measured() { # server pid, endpoint, workload args... → "requests/s server-CPU-s client-CPU-s" of one run
-  local before after
-  before=$(server_ticks "$1")
+measured() { # server pid, endpoint, workload args... → "requests/s server-CPU-s client-CPU-s PostgreSQL-CPU-s" of one run
+  local before after pg_before pg_after
+  before=$(ticks "$1"); pg_before=$(postgres_ticks "$1")
   { TIMEFORMAT='%U %S'; time rate "${@:2}" >"$work/rate"; } 2>"$work/client-cpu"
-  after=$(server_ticks "$1")
-  awk -v r="$(cat "$work/rate")" -v s="$(( after - before ))" -v hz="$ticks_per_second" '{ printf "%s %.2f %.2f", r, s / hz, $1 + $2 }' "$work/client-cpu"
+  after=$(ticks "$1"); pg_after=$(postgres_ticks "$1")
+  awk -v r="$(cat "$work/rate")" -v s="$(( after - before ))" -v p="$(( pg_after - pg_before ))" -v hz="$ticks_per_second" \
+    '{ printf "%s %.2f %.2f %.2f", r, (s + p) / hz, $1 + $2, p / hz }' "$work/client-cpu"
 }
 echo "| workload | KubeBrain req/s | etcd req/s | KubeBrain/etcd | CPU s per run, KubeBrain: server + client | etcd: server + client |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -147,13 +151,15 @@ for w in "${workloads[@]}"; do
       kb+=("$(measured "$kb_pid" "127.0.0.1:$kb_port" "${args[@]}")")
     fi
   done
-  awk -v name="$name" -v kb="${kb[*]}" -v et="${et[*]}" 'BEGIN {
-    n = split(kb, k, " ") / 3; split(et, e, " ");
+  awk -v name="$name" -v kb="${kb[*]}" -v et="${et[*]}" -v postgres="$([ "$STORAGE" = postgres ] && echo 1)" 'BEGIN {
+    n = split(kb, k, " ") / 4; split(et, e, " ");
     for (i = 0; i < n; i++) {
-      kr += k[3 * i + 1]; ks += k[3 * i + 2]; kc += k[3 * i + 3]
-      er += e[3 * i + 1]; es += e[3 * i + 2]; ec += e[3 * i + 3]
+      kr += k[4 * i + 1]; ks += k[4 * i + 2]; kc += k[4 * i + 3]; kp += k[4 * i + 4]
+      er += e[4 * i + 1]; es += e[4 * i + 2]; ec += e[4 * i + 3]
     }
-    printf "| %s | %.0f | %.0f | %.2f× | %.2f + %.2f | %.2f + %.2f |\n", name, kr / n, er / n, kr / er, ks / n, kc / n, es / n, ec / n }'
+    server = sprintf("%.2f", ks / n)
+    if (postgres) server = server sprintf(" (PostgreSQL %.2f)", kp / n)
+    printf "| %s | %.0f | %.0f | %.2f× | %s + %.2f | %.2f + %.2f |\n", name, kr / n, er / n, kr / er, server, kc / n, es / n, ec / n }'
 done
 
 latency() { # endpoint → "p50 p99" of put→event latency in ms
