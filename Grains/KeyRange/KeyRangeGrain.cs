@@ -65,11 +65,15 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
 
     public async Task<TxnResult> TxnAsync(TxnRequest txn)
     {
-        var spans = TxnKeys.SpansOf(txn);
+        List<KeySpan>? spans = null;
         var fetched = new FetchedValues();
         while (true)
         {
-            await WaitForLocksAsync(spans);
+            ThrowIfPoisoned();
+            if (_locks.Count > 0)
+            {
+                await WaitForLocksAsync(spans ??= TxnKeys.SpansOf(txn));
+            }
             var evaluation = TxnEvaluator.Evaluate(txn, new IndexView(_index, null, fetched));
             if (fetched.HasMissing)
             {
@@ -85,7 +89,7 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
             {
                 var barrier = await _sequencer.BarrierAsync();
                 ThrowIfPoisoned();
-                if (await ReadTxnCoreAsync(txn, spans, barrier.Revision) is { } readResult)
+                if (await ReadTxnCoreAsync(txn, spans ??= TxnKeys.SpansOf(txn), barrier.Revision) is { } readResult)
                 {
                     return readResult;
                 }
@@ -304,11 +308,23 @@ internal sealed partial class KeyRangeGrain(IMvccStore store, StoreMetrics metri
     private async Task WaitForLocksAsync(IReadOnlyList<KeySpan> spans)
     {
         ThrowIfPoisoned();
-        while (_locks.Find(l => l.Overlaps(spans)) is { } held)
+        while (FirstOverlapping(spans) is { } held)
         {
             await held.Released;
             ThrowIfPoisoned();
         }
+    }
+
+    private GroupLock? FirstOverlapping(IReadOnlyList<KeySpan> spans)
+    {
+        foreach (var held in _locks)
+        {
+            if (held.Overlaps(spans))
+            {
+                return held;
+            }
+        }
+        return null;
     }
 
     /// <summary>Waits until every write accepted so far has resolved (they resolve in acceptance order).</summary>

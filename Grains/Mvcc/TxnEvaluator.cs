@@ -268,6 +268,13 @@ internal sealed record PendingTxn(bool Succeeded, List<PendingOp> Ops) : Pending
 
     protected override OpResult Build(long revision, long before) => new NestedTxnOpResult(Result(revision, before));
 
-    private TxnResult Result(long revision, long before) =>
-        new(KvStatus.Ok, Succeeded, Ops.ConvertAll(op => op.Materialize(revision, before)), revision);
+    private TxnResult Result(long revision, long before)
+    {
+        var results = new OpResult[Ops.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            results[i] = Ops[i].Materialize(revision, before);
+        }
+        return new(KvStatus.Ok, Succeeded, results, revision);
+    }
 }

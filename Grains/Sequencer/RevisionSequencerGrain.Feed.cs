@@ -101,8 +101,9 @@ internal sealed partial class RevisionSequencerGrain
     private static long SizeOf(FeedItem item)
     {
         long size = 64;
-        foreach (var e in item.Events)
+        for (var i = 0; i < item.Events.Count; i++)
         {
+            var e = item.Events[i];
             size += 64 + e.Kv.Key.Length + e.Kv.Value.Length + (e.Prev?.Value.Length ?? 0);
         }
         return size;

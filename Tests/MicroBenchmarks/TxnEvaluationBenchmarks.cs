@@ -34,17 +34,17 @@ public class TxnEvaluationBenchmarks
 
     /// <summary>A Put (a transaction of one put) of an existing key.</summary>
     [Benchmark]
-    [AllocationBudget(1_300)]
+    [AllocationBudget(1_250)]
     public TxnResult Put() => Commit(_put);
 
     /// <summary>The kube-apiserver's update: the key's mod revision is unchanged, so the put runs.</summary>
     [Benchmark]
-    [AllocationBudget(1_500)]
+    [AllocationBudget(1_450)]
     public TxnResult GuaranteedUpdate() => Commit(_update);
 
     /// <summary>The kube-apiserver's update with a stale mod revision: the compare fails and the key is read instead.</summary>
     [Benchmark]
-    [AllocationBudget(1_800)]
+    [AllocationBudget(1_750)]
     public TxnResult GuaranteedUpdateConflict()
     {
         var evaluation = TxnEvaluator.Evaluate(_staleUpdate, new IndexView(_index, null, new FetchedValues()))!;
@@ -58,7 +58,7 @@ public class TxnEvaluationBenchmarks
 
     /// <summary>What a frontend and a key range work out of the update before evaluating it: its owner, whether it writes, its key set.</summary>
     [Benchmark]
-    [AllocationBudget(900)]
+    [AllocationBudget(350)]
     public int RouteGuaranteedUpdate()
     {
         var owner = TxnKeys.OwnerOf(_update);
