@@ -67,11 +67,9 @@ public static class EtcdFrontendExtensions
         {
             o.MaxReceiveMessageSize = options.MaxMessageBytes;
             o.MaxSendMessageSize = int.MaxValue;
-            o.Interceptors.Add<MetricsInterceptor>();
-            o.Interceptors.Add<ErrorInterceptor>();
+            o.Interceptors.Add<CallInterceptor>();
         });
-        services.AddSingleton<MetricsInterceptor>();
-        services.AddSingleton<ErrorInterceptor>();
+        services.AddSingleton<CallInterceptor>();
         services.AddSingleton<FrontendMetrics>();
         services.AddGrpcHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
         services.AddSingleton<StreamShutdown>();
