@@ -12,9 +12,10 @@ namespace KubeBrain.EtcdFrontend.Hosting;
 /// <summary>
 /// Every RPC passes here once, as one layer of gRPC's pipeline (each layer costs every request an allocation of its
 /// own): transient failures below the frontend (the store refused a write, a grain call timed out, a silo went away,
-/// no gateway of the cluster can be reached) become etcd's <c>Unavailable</c>, which clients retry for reads, while
-/// anything else stays an internal error; and the call is counted with its latency by service, method, type and the
-/// final status the client gets, as go-grpc-prometheus does for etcd.
+/// no gateway of the cluster can be reached) become etcd's <c>Unavailable</c> in calls of every kind, which clients
+/// retry for reads, while any other exception ends the call as gRPC ends it, <c>Unknown</c>; and the call is counted
+/// with its latency by service, method, type and the final status the client gets, as go-grpc-prometheus does for
+/// etcd.
 /// </summary>
 internal sealed partial class CallInterceptor(FrontendMetrics metrics, ILogger<CallInterceptor> logger) : Interceptor
 {

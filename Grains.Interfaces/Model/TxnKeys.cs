@@ -2,7 +2,8 @@ namespace KubeBrain.Grains.Interfaces.Model;
 
 /// <summary>
 /// What a transaction touches, over both branches and every nesting level. Every request asks for its owner and
-/// whether it writes, so those two walk the transaction without allocating.
+/// whether it writes, so those two walk the transaction in place, without a key list or enumerators (a registry
+/// key's range id is still a string of its own, see <see cref="KeyRouter.RangeOf"/>).
 /// </summary>
 public static class TxnKeys
 {

@@ -56,7 +56,10 @@ public class TxnEvaluationBenchmarks
     [AllocationBudget(135_000)]
     public TxnResult DeleteNamespaceWithPrevKv() => Commit(_deleteNamespace);
 
-    /// <summary>What a frontend and a key range work out of the update before evaluating it: its owner, whether it writes, its key set.</summary>
+    /// <summary>
+    /// What is worked out of the update besides its evaluation: its owner and whether it writes (the frontend, for
+    /// every request), and its key set (a key range, when a group holds locks or the update turns into a read).
+    /// </summary>
     [Benchmark]
     [AllocationBudget(350)]
     public int RouteGuaranteedUpdate()
