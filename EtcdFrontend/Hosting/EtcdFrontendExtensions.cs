@@ -10,7 +10,6 @@ using KubeBrain.EtcdFrontend.Telemetry;
 using KubeBrain.EtcdFrontend.Watch;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -67,6 +66,7 @@ public static class EtcdFrontendExtensions
         {
             o.MaxReceiveMessageSize = options.MaxMessageBytes;
             o.MaxSendMessageSize = int.MaxValue;
+            o.IgnoreUnknownServices = true;
             o.Interceptors.Add<CallInterceptor>();
         });
         services.AddSingleton<CallInterceptor>();
@@ -85,16 +85,17 @@ public static class EtcdFrontendExtensions
         return services;
     }
 
-    /// <summary>Maps KV, Watch, Lease, Maintenance, Cluster and grpc.health.v1.</summary>
-    public static IEndpointRouteBuilder MapEtcdFrontend(this IEndpointRouteBuilder endpoints)
+    /// <summary>Maps KV, Watch, Lease, Maintenance, Cluster and grpc.health.v1; any other call is answered <see cref="UnknownCalls"/>.</summary>
+    public static WebApplication MapEtcdFrontend(this WebApplication app)
     {
-        endpoints.MapGrpcService<KvService>();
-        endpoints.MapGrpcService<WatchService>();
-        endpoints.MapGrpcService<MaintenanceService>();
-        endpoints.MapGrpcService<ClusterService>();
-        endpoints.MapGrpcService<LeaseService>();
-        endpoints.MapGrpcHealthChecksService();
-        return endpoints;
+        app.UseUnknownCalls();
+        app.MapGrpcService<KvService>();
+        app.MapGrpcService<WatchService>();
+        app.MapGrpcService<MaintenanceService>();
+        app.MapGrpcService<ClusterService>();
+        app.MapGrpcService<LeaseService>();
+        app.MapGrpcHealthChecksService();
+        return app;
     }
 
     /// <summary>

@@ -35,6 +35,20 @@ public abstract class EdgeCaseContract(WireFixture fixture)
         Assert.True(txn.Succeeded);
         Assert.True(txn.Responses[0].ResponseDeleteRange.Deleted >= 2);
     }
+
+    [Theory]
+    [InlineData("etcdserverpb.Nope", "Get", "unknown service etcdserverpb.Nope")]
+    [InlineData("etcdserverpb.KV", "Nope", "unknown method Nope for service etcdserverpb.KV")]
+    public async Task AnUnknownServiceOrMethod_IsUnimplemented_NamingIt(string service, string method, string message)
+    {
+        var call = new Method<byte[], byte[]>(MethodType.Unary, service, method, RawBytes, RawBytes);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => fixture.Target.Invoker.AsyncUnaryCall(call, null, new CallOptions(), []).ResponseAsync);
+
+        Assert.Equal((StatusCode.Unimplemented, message), (error.StatusCode, error.Status.Detail));
+    }
+
+    private static readonly Marshaller<byte[]> RawBytes = Marshallers.Create(bytes => bytes, bytes => bytes);
 }
 
 public sealed class EdgeCaseTests(KubeBrainFixture fixture) : EdgeCaseContract(fixture), IClassFixture<KubeBrainFixture>
