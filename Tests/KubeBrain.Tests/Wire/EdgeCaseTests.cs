@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Http.Headers;
 using Grpc.Core;
 using Xunit;
 using static KubeBrain.Tests.Wire.WireHelpers;
@@ -46,6 +48,26 @@ public abstract class EdgeCaseContract(WireFixture fixture)
         var error = await Assert.ThrowsAsync<RpcException>(() => fixture.Target.Invoker.AsyncUnaryCall(call, null, new CallOptions(), []).ResponseAsync);
 
         Assert.Equal((StatusCode.Unimplemented, message), (error.StatusCode, error.Status.Detail));
+    }
+
+    [Fact]
+    public async Task ACallWhosePathNamesNoMethod_IsRefusedAsMalformed()
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.Target.Endpoint + "/nomethod")
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent([0, 0, 0, 0, 0]),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        request.Headers.TE.Add(new TransferCodingWithQualityHeaderValue("trailers"));
+
+        using var response = await http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+
+        var status = response.Headers.Concat(response.TrailingHeaders).ToDictionary(h => h.Key, h => string.Join(",", h.Value));
+        Assert.Equal(("8", "malformed method name: \"/nomethod\""), (status["grpc-status"], Uri.UnescapeDataString(status["grpc-message"])));
     }
 
     private static readonly Marshaller<byte[]> RawBytes = Marshallers.Create(bytes => bytes, bytes => bytes);
