@@ -93,6 +93,27 @@ public sealed class UnknownOutcomeTests
     }
 
     [Fact]
+    public async Task AWriteToALockedKeyWaitsForItsGroupToEnd()
+    {
+        await using var server = await KubeBrainInstance.StartAsync();
+        await server.Kv.PutAsync(Etcd.Put("/registry/pods/ns/a", "1"));
+        var pods = server.Services.GetRequiredService<IGrainFactory>().GetGrain<IKeyRangeGrain>("/registry/pods/");
+        var key = Encoding.UTF8.GetBytes("/registry/pods/ns/a");
+        var group = Guid.NewGuid();
+        await pods.LockAsync(group, [KeySpan.Single(key)]);
+
+        var put = pods.TxnAsync(new TxnRequest([], [new PutOp(key, "2"u8.ToArray(), 0, false, false, false)], []));
+        // A read of another key of the range waits for every write the range accepted before it: had the put not
+        // waited for the lock, it would be committed once this read returns.
+        await pods.RangeAsync(new RangeQuery(KeySpan.Single(Encoding.UTF8.GetBytes("/registry/pods/ns/b")), 0, 0, false, false), 2);
+        var current = await server.Kv.RangeAsync(Etcd.Get("/registry/pods/ns/b"));
+        Assert.Equal((2L, false), (current.Header.Revision, put.IsCompleted));
+
+        await pods.ReleaseAsync(group);
+        Assert.Equal(3, (await put).Revision);
+    }
+
+    [Fact]
     public async Task ALockWhoseGroupNeverEndsExpiresAndTheRangeServesAgain()
     {
         await using var server = await KubeBrainInstance.StartAsync(customize: builder =>
